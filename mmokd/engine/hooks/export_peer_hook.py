@@ -1,0 +1,55 @@
+"""Writes the deployable peer's checkpoint when training ends."""
+import os.path as osp
+from typing import Optional
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mmokd.registry import HOOKS
+from mmokd.utils.export import save_peer_checkpoint
+
+
+@HOOKS.register_module()
+class ExportPeerHook(Hook):
+    """Saves one peer (default: the student) as a plain checkpoint.
+
+    After training, writes ``{log_dir}/{peer}.pth`` (``log_dir`` is the
+    run's own timestamped folder, so nothing is overwritten) with the
+    peer's weights under the keys of the plain mmseg / mmpretrain model.
+
+    Example:
+        >>> custom_hooks = [dict(type='mmokd.ExportPeerHook')]
+
+    Args:
+        peer (str, optional): Peer to export; defaults to the algorithm's
+            student.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, peer: Optional[str] = None) -> None:
+        self.peer = peer
+
+    def after_train(self, runner) -> None:
+        """Exports the peer on the main process.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        if not is_main_process():
+            return
+        algorithm = runner.model
+        algorithm = algorithm.module if is_model_wrapper(algorithm) \
+            else algorithm
+        peer = self.peer or algorithm.student_name
+        network = algorithm.peer(peer)
+        network = network.module if is_model_wrapper(network) else network
+        meta = dict(exported_peer=peer, iter=runner.iter, epoch=runner.epoch)
+        dataset = getattr(runner.train_dataloader, 'dataset', None)
+        if hasattr(dataset, 'metainfo'):
+            meta['dataset_meta'] = dataset.metainfo
+        path = save_peer_checkpoint(
+            {k: v.cpu() for k, v in network.state_dict().items()},
+            osp.join(runner.log_dir, f'{peer}.pth'), meta)
+        runner.logger.info(f'Exported peer "{peer}" to {path}')

@@ -1,0 +1,67 @@
+"""One optimizer wrapper per peer of an online distillation algorithm."""
+from typing import Optional
+
+from mmengine.model import is_model_wrapper
+from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
+from torch import nn
+
+from mmokd.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class PeerOptimWrapperConstructor:
+    """Builds an :class:`OptimWrapperDict` with one wrapper per peer.
+
+    Each key of the config names a peer (a direct child of the algorithm)
+    and holds a complete optimizer wrapper config for it, including its own
+    ``paramwise_cfg``; DDP wrappers around the algorithm or the peers are
+    looked through, so ``custom_keys`` match the peer's own parameter names.
+
+    Example:
+        >>> sgd = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9,
+        ...                           weight_decay=5e-4))
+        >>> optim_wrapper = dict(
+        ...     _delete_=True,
+        ...     constructor='mmokd.PeerOptimWrapperConstructor',
+        ...     student=sgd, teacher=sgd)
+
+    Args:
+        optim_wrapper_cfg (dict): ``{peer: optimizer wrapper cfg}``.
+        paramwise_cfg (dict, optional): Must be None; put ``paramwise_cfg``
+            inside each peer's config.
+    """
+
+    def __init__(self, optim_wrapper_cfg: dict,
+                 paramwise_cfg: Optional[dict] = None) -> None:
+        if paramwise_cfg is not None:
+            raise ValueError(
+                'optim_wrapper.paramwise_cfg: with '
+                'mmokd.PeerOptimWrapperConstructor, put paramwise_cfg inside '
+                'each peer\'s entry (optim_wrapper.<peer>.paramwise_cfg).')
+        self.optim_wrapper_cfg = optim_wrapper_cfg
+
+    def __call__(self, model: nn.Module) -> OptimWrapperDict:
+        """Builds the wrappers.
+
+        Args:
+            model (nn.Module): The (possibly wrapped) algorithm.
+
+        Returns:
+            OptimWrapperDict: ``{peer: OptimWrapper}``.
+        """
+        algorithm = model.module if is_model_wrapper(model) else model
+        peers = list(getattr(algorithm, 'peer_names', []))
+        keys = list(self.optim_wrapper_cfg)
+        if sorted(keys) != sorted(peers):
+            raise ValueError(
+                f'optim_wrapper: keys {sorted(keys)} must be exactly the '
+                f'peers {sorted(peers)}, one optimizer config each.')
+        wrappers = {}
+        for name in peers:
+            cfg = dict(self.optim_wrapper_cfg[name])
+            paramwise_cfg = cfg.pop('paramwise_cfg', None)
+            peer = algorithm.peer(name)
+            peer = peer.module if is_model_wrapper(peer) else peer
+            wrappers[name] = DefaultOptimWrapperConstructor(
+                cfg, paramwise_cfg)(peer)
+        return OptimWrapperDict(**wrappers)

@@ -1,0 +1,246 @@
+"""The online distillation algorithm: N peers trained together."""
+from contextlib import ExitStack, contextmanager
+from typing import Dict, Iterator, List, Optional, Union
+
+from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from torch import Tensor, nn
+
+from mmokd.registry import MODELS
+
+LossDict = Dict[str, Tensor]
+
+
+def add_prefix(values: dict, prefix: str) -> dict:
+    """Returns ``values`` with every key prefixed by ``'{prefix}.'``."""
+    return {f'{prefix}.{key}': value for key, value in values.items()}
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """Returns the module inside a (possibly) DDP-wrapped module."""
+    return module.module if is_model_wrapper(module) else module
+
+
+def num_classes_of(network: nn.Module) -> Optional[int]:
+    """The class count of an mmpretrain classifier or mmseg segmentor."""
+    for head_name in ('head', 'decode_head'):
+        head = getattr(network, head_name, None)
+        if head is not None and hasattr(head, 'num_classes'):
+            return head.num_classes
+    return None
+
+
+@MODELS.register_module()
+class OnlineDistill(BaseModel):
+    """Trains several networks ("peers") together, each learning from the
+    others, as in online knowledge distillation.
+
+    Every peer is a direct child module named by its key in ``peers`` and
+    is trained: BatchNorm stays in train mode, and each peer has its own
+    optimizer and LR schedule when ``optim_wrapper`` is an
+    :class:`OptimWrapperDict` built by ``mmokd.PeerOptimWrapperConstructor``
+    (one key per peer), or all share one optimizer otherwise. A peer's loss
+    is its own task loss plus the distill terms it owns
+    (:class:`OnlineDistiller`); the terms never carry gradient into other
+    peers.
+
+    Validation evaluates ``eval_peer`` (set by
+    ``mmokd.OnlineDistillValLoop`` / ``OnlineDistillTestLoop``), by default
+    the student. Checkpoints hold each peer under ``{peer}.`` with no
+    ``.module.`` from DDP wrappers.
+
+    Args:
+        peers (dict): ``{name: network cfg}``; insertion order is kept.
+        distiller (dict): Config of :class:`OnlineDistiller`.
+        student (str): Name of the network that is deployed: evaluated
+            without prefix, exported by default. Defaults to ``'student'``.
+        data_preprocessor (dict | nn.Module, optional): Shared
+            preprocessor. Defaults to the student's own; an untyped dict
+            (as in mmpretrain dataset configs) takes the type of the
+            student's.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 peers: Dict[str, dict],
+                 distiller: dict,
+                 student: str = 'student',
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if student not in peers:
+            raise ValueError(
+                f'model.student: "{student}" is not one of model.peers '
+                f'{list(peers)}; name the deployed network.')
+        if len(peers) < 2:
+            raise ValueError('model.peers: online distillation needs at '
+                             f'least two networks, got {list(peers)}.')
+        built = {name: self._build_peer(name, cfg)
+                 for name, cfg in peers.items()}
+        super().__init__(
+            data_preprocessor=self._shared_preprocessor(
+                data_preprocessor, built[student]),
+            init_cfg=init_cfg)
+        self.peer_names: List[str] = list(built)
+        self.student_name = student
+        self.eval_peer = student
+        for name, network in built.items():
+            self.add_module(name, network)
+        self._check_class_counts(built)
+        self.distiller = MODELS.build(distiller)
+        self.distiller.prepare(built)
+        self._register_state_dict_hook(self._strip_wrapper_keys)
+
+    @staticmethod
+    def _build_peer(name: str, cfg: Union[dict, nn.Module]) -> nn.Module:
+        """Builds one peer, rejecting names that clash with attributes."""
+        if not name.isidentifier() or name in ('distiller',
+                                                'data_preprocessor'):
+            raise ValueError(
+                f'model.peers.{name}: a peer name must be a Python '
+                'identifier other than "distiller" / "data_preprocessor".')
+        return cfg if isinstance(cfg, nn.Module) else MODELS.build(cfg)
+
+    @staticmethod
+    def _shared_preprocessor(cfg: Optional[Union[dict, nn.Module]],
+                             student: nn.Module) -> Union[dict, nn.Module]:
+        """Chooses the preprocessor applied once for every peer."""
+        own = getattr(student, 'data_preprocessor', None)
+        if cfg is None:
+            return own if own is not None else dict()
+        if isinstance(cfg, dict) and 'type' not in cfg and own is not None:
+            return dict(cfg, type=type(own))
+        return cfg
+
+    @staticmethod
+    def _check_class_counts(peers: Dict[str, nn.Module]) -> None:
+        """Raises if the peers predict different numbers of classes."""
+        counts = {name: num_classes_of(net) for name, net in peers.items()}
+        known = {count for count in counts.values() if count is not None}
+        if len(known) > 1:
+            raise ValueError(
+                f'model.peers: the networks predict different numbers of '
+                f'classes {counts}; set the same num_classes in every '
+                'peer\'s head (e.g. cfg_options={"model.head.num_classes": '
+                'N} or "model.decode_head.num_classes").')
+
+    @staticmethod
+    def _strip_wrapper_keys(module: nn.Module, state_dict: dict, prefix: str,
+                            local_metadata: dict) -> None:
+        """Drops the ``.module.`` that DDP-wrapped peers add to keys."""
+        for name, child in module._modules.items():
+            if not is_model_wrapper(child):
+                continue
+            old = f'{prefix}{name}.module.'
+            for key in [k for k in state_dict if k.startswith(old)]:
+                new_key = f'{prefix}{name}.' + key[len(old):]
+                state_dict[new_key] = state_dict.pop(key)
+
+    def peer(self, name: str) -> nn.Module:
+        """The peer called ``name`` (possibly DDP-wrapped)."""
+        return self._modules[name]
+
+    @contextmanager
+    def evaluating(self, peer: str) -> Iterator[None]:
+        """Makes ``predict`` / ``tensor`` forwards use ``peer``."""
+        if peer not in self.peer_names:
+            raise ValueError(f'Unknown peer "{peer}" to evaluate; the peers '
+                             f'are {self.peer_names}.')
+        previous, self.eval_peer = self.eval_peer, peer
+        try:
+            yield
+        finally:
+            self.eval_peer = previous
+
+    def peer_losses(self, inputs: Tensor,
+                    data_samples: list) -> Dict[str, LossDict]:
+        """Every peer's task losses plus the distill terms it owns.
+
+        Args:
+            inputs (Tensor): Preprocessed batch.
+            data_samples (list): The batch's data samples.
+
+        Returns:
+            dict: ``{peer: {loss name: value}}``; a task loss named just
+            ``'loss'`` is renamed ``'loss_task'``.
+        """
+        losses: Dict[str, LossDict] = {}
+        for name in self.peer_names:
+            with self.distiller.recording(name):
+                task = self.peer(name)(inputs, data_samples, mode='loss')
+            # A bare 'loss' (mmpretrain heads) would be hidden by the
+            # peer's total of the same name in the logs.
+            losses[name] = {('loss_task' if key == 'loss' else key): value
+                            for key, value in task.items()}
+        for owner, terms in self.distiller.compute_losses(
+                data_samples).items():
+            clash = set(terms) & set(losses[owner])
+            if clash:
+                raise ValueError(
+                    f'model.distiller.losses.{owner}: {sorted(clash)} '
+                    'clash with the task losses of that peer; rename them.')
+            losses[owner].update(terms)
+        return losses
+
+    def loss(self, inputs: Tensor, data_samples: list) -> LossDict:
+        """All peers' losses in one dict, keys prefixed by the peer name.
+
+        Used with a single optimizer over every peer.
+        """
+        merged: LossDict = {}
+        for name, losses in self.peer_losses(inputs, data_samples).items():
+            merged.update(add_prefix(losses, name))
+        return merged
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[list] = None,
+                mode: str = 'tensor'):
+        """``'loss'``: every peer's losses; otherwise ``eval_peer``'s
+        ``'predict'`` / ``'tensor'`` output."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        return self.peer(self.eval_peer)(inputs, data_samples, mode=mode)
+
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: Union[OptimWrapper, OptimWrapperDict]
+                   ) -> Dict[str, Tensor]:
+        """One training iteration of every peer.
+
+        With an :class:`OptimWrapperDict`, each peer's summed loss is
+        back-propagated and stepped with that peer's own optimizer.
+
+        Args:
+            data (dict | tuple | list): A batch from the dataloader.
+            optim_wrapper (OptimWrapper | OptimWrapperDict): One wrapper for
+                all peers, or one per peer keyed by peer name.
+
+        Returns:
+            dict: Log variables, ``{peer}.{loss name}`` plus each peer's
+            total ``{peer}.loss`` and their sum ``loss``.
+        """
+        if not isinstance(optim_wrapper, OptimWrapperDict):
+            return super().train_step(data, optim_wrapper)
+        self._check_optim_keys(optim_wrapper)
+        with ExitStack() as stack:
+            for name in self.peer_names:
+                stack.enter_context(
+                    optim_wrapper[name].optim_context(self.peer(name)))
+            data = self.data_preprocessor(data, True)
+            losses = self.peer_losses(**data)
+        log_vars: Dict[str, Tensor] = {}
+        total = 0
+        for name in self.peer_names:
+            loss, peer_log = self.parse_losses(losses[name])
+            optim_wrapper[name].update_params(loss)
+            log_vars.update(add_prefix(peer_log, name))
+            total = total + peer_log['loss']
+        log_vars['loss'] = total
+        return log_vars
+
+    def _check_optim_keys(self, optim_wrapper: OptimWrapperDict) -> None:
+        """Raises unless there is exactly one optimizer per peer."""
+        if set(optim_wrapper.keys()) != set(self.peer_names):
+            raise ValueError(
+                f'optim_wrapper: keys {sorted(optim_wrapper.keys())} must '
+                f'be the peers {sorted(self.peer_names)}, one optimizer '
+                'each (constructor="mmokd.PeerOptimWrapperConstructor").')

@@ -1,0 +1,210 @@
+"""Routes recorded outputs of named peers into per-peer distill losses."""
+import copy
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional
+
+import torch
+from mmengine.model import BaseModule
+from mmrazor.models.task_modules import RecorderManager
+from torch import Tensor, nn
+
+from mmokd.registry import MODELS
+
+
+def stack_labels(data_samples: List[Any]) -> Tensor:
+    """Stacks the ground truth of a batch of mmseg / mmpretrain samples.
+
+    Args:
+        data_samples (list): ``SegDataSample`` (``gt_sem_seg``) or
+            mmpretrain ``DataSample`` (``gt_label``) items.
+
+    Returns:
+        Tensor: ``(N, H, W)`` label maps or ``(N,)`` class indices.
+    """
+    first = data_samples[0]
+    if 'gt_sem_seg' in first:
+        return torch.stack(
+            [s.gt_sem_seg.data[0] for s in data_samples]).long()
+    if 'gt_label' in first:
+        return torch.cat([s.gt_label for s in data_samples]).long()
+    raise KeyError('OnlineDistiller: a loss asked for dict(data="gt") but '
+                   'the data samples carry neither gt_sem_seg nor gt_label.')
+
+
+@MODELS.register_module()
+class OnlineDistiller(BaseModule):
+    """Records peers' intermediate results and computes distill losses.
+
+    Every loss term belongs to one peer (its *owner*): the term is added to
+    that peer's loss and reaches only that peer's optimizer. Inputs of a
+    loss's ``forward`` are routed by ``loss_forward_mappings``:
+
+    - ``dict(peer='teacher', recorder='logits')``: what the recorder named
+      ``logits`` of peer ``teacher`` recorded in this step;
+    - a list of such dicts: a list of tensors (e.g. several peers);
+    - ``dict(data='gt')``: the batch's labels (``(N,)`` for
+      classification, ``(N, H, W)`` maps for segmentation).
+
+    Example:
+        >>> distiller = dict(
+        ...     type='mmokd.OnlineDistiller',
+        ...     recorders=dict(
+        ...         student=dict(logits=dict(type='ModuleOutputs',
+        ...                                  source='head.fc')),
+        ...         teacher=dict(logits=dict(type='ModuleOutputs',
+        ...                                  source='head.fc'))),
+        ...     losses=dict(student=dict(
+        ...         loss_dml=dict(type='mmokd.DMLLoss'))),
+        ...     loss_forward_mappings=dict(student=dict(loss_dml=dict(
+        ...         preds_S=dict(peer='student', recorder='logits'),
+        ...         preds_T=dict(peer='teacher', recorder='logits')))))
+
+    Args:
+        recorders (dict): ``{peer: {recorder name: MMRazor recorder cfg}}``.
+        losses (dict): ``{owner peer: {loss name: loss cfg}}``; names must
+            contain ``'loss'`` so mmengine sums them.
+        loss_forward_mappings (dict): ``{owner peer: {loss name:
+            {forward arg: source}}}`` with sources as above.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 recorders: Optional[Dict[str, Dict[str, dict]]] = None,
+                 losses: Optional[Dict[str, Dict[str, dict]]] = None,
+                 loss_forward_mappings: Optional[Dict[str, Dict[str, dict]]]
+                 = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        self.recorder_cfgs = copy.deepcopy(dict(recorders or {}))
+        self.recorders = {
+            peer: RecorderManager(cfgs)
+            for peer, cfgs in self.recorder_cfgs.items()
+        }
+        self.losses = nn.ModuleDict()
+        for owner, cfgs in (losses or {}).items():
+            self.losses[owner] = nn.ModuleDict(
+                {name: MODELS.build(cfg)
+                 for name, cfg in cfgs.items()})
+        self.loss_forward_mappings = copy.deepcopy(
+            dict(loss_forward_mappings or {}))
+
+    def prepare(self, peers: Dict[str, nn.Module]) -> None:
+        """Checks the routing against the peers and hooks the recorders.
+
+        Args:
+            peers (dict): ``{name: network}`` of the algorithm.
+
+        Raises:
+            ValueError: Unknown peer, recorder, loss or module names, with
+                the config field to fix.
+        """
+        field = 'model.distiller'
+        for peer, cfgs in self.recorder_cfgs.items():
+            self._check_peer(peer, peers, f'{field}.recorders')
+            names = dict(peers[peer].named_modules())
+            for rec_name, cfg in cfgs.items():
+                source = cfg.get('source')
+                if cfg['type'].startswith('Module') and source not in names:
+                    raise ValueError(
+                        f'{field}.recorders.{peer}.{rec_name}.source: '
+                        f'peer "{peer}" has no module "{source}". Use a '
+                        'name from its named_modules(), e.g. "head.fc" '
+                        '(mmpretrain) or "decode_head.conv_seg" (mmseg).')
+            self.recorders[peer].initialize(peers[peer])
+        for owner, losses in self.losses.items():
+            self._check_peer(owner, peers, f'{field}.losses')
+            mappings = self.loss_forward_mappings.get(owner, {})
+            for name in losses:
+                if 'loss' not in name:
+                    raise ValueError(
+                        f'{field}.losses.{owner}.{name}: a loss name must '
+                        'contain "loss", otherwise it is not optimised.')
+                if name not in mappings:
+                    raise ValueError(
+                        f'{field}.loss_forward_mappings.{owner}.{name} is '
+                        'missing: say where each forward() argument of this '
+                        'loss comes from.')
+                for arg, source in mappings[name].items():
+                    where = (f'{field}.loss_forward_mappings.{owner}.{name}'
+                             f'.{arg}')
+                    for item in (source if isinstance(source, list) else
+                                 [source]):
+                        self._check_source(item, peers, where)
+        for owner, mappings in self.loss_forward_mappings.items():
+            for name in mappings:
+                if owner not in self.losses or name not in self.losses[owner]:
+                    raise ValueError(
+                        f'{field}.loss_forward_mappings.{owner}.{name} maps '
+                        f'a loss that {field}.losses.{owner} does not '
+                        'define.')
+
+    @staticmethod
+    def _check_peer(peer: str, peers: Dict[str, nn.Module],
+                    where: str) -> None:
+        """Raises if ``peer`` is not one of the algorithm's peers."""
+        if peer not in peers:
+            raise ValueError(
+                f'{where}.{peer}: unknown peer "{peer}". The peers are '
+                f'{sorted(peers)} (keys of model.peers).')
+
+    def _check_source(self, source: dict, peers: Dict[str, nn.Module],
+                      where: str) -> None:
+        """Raises if a mapping source names no known peer or recorder."""
+        if 'data' in source:
+            if source['data'] != 'gt':
+                raise ValueError(f'{where}: only dict(data="gt") is '
+                                 f'supported, got {source}.')
+            return
+        peer, recorder = source.get('peer'), source.get('recorder')
+        if peer not in peers:
+            raise ValueError(
+                f'{where}.peer: unknown peer "{peer}". The peers are '
+                f'{sorted(peers)} (keys of model.peers).')
+        if recorder not in self.recorder_cfgs.get(peer, {}):
+            raise ValueError(
+                f'{where}.recorder: peer "{peer}" has no recorder '
+                f'"{recorder}"; add it under '
+                f'model.distiller.recorders.{peer}.')
+
+    @contextmanager
+    def recording(self, peer: str) -> Iterator[None]:
+        """Records ``peer``'s intermediate results inside the block."""
+        manager = self.recorders.get(peer)
+        if manager is None:
+            yield
+            return
+        with manager:
+            yield
+
+    def _fetch(self, source: Any, data_samples: List[Any]) -> Any:
+        """Returns the tensor (or list) a mapping source points to."""
+        if isinstance(source, list):
+            return [self._fetch(item, data_samples) for item in source]
+        if 'data' in source:
+            return stack_labels(data_samples)
+        recorder = self.recorders[source['peer']].get_recorder(
+            source['recorder'])
+        return recorder.get_record_data(
+            source.get('record_idx', 0), source.get('data_idx'))
+
+    def compute_losses(self,
+                       data_samples: List[Any]) -> Dict[str, Dict[str, Tensor]]:
+        """Computes every distill term from this step's records.
+
+        Args:
+            data_samples (list): The batch's data samples (for labels).
+
+        Returns:
+            dict: ``{owner peer: {loss name: weighted loss}}``.
+        """
+        results: Dict[str, Dict[str, Tensor]] = {}
+        for owner, losses in self.losses.items():
+            mappings = self.loss_forward_mappings[owner]
+            results[owner] = {
+                name: loss(**{
+                    arg: self._fetch(source, data_samples)
+                    for arg, source in mappings[name].items()
+                })
+                for name, loss in losses.items()
+            }
+        return results

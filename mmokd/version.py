@@ -1,0 +1,2 @@
+"""mmokd version."""
+__version__ = '0.1.0'

@@ -1,0 +1,225 @@
+"""End-to-end runs through tools/ on tiny data in the real formats.
+
+Multi-process runs use ``tools/dist_train.sh`` with 2 CPU processes
+(gloo), exactly as users launch it.
+"""
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+
+from mmokd.utils import load_checkpoint_safely
+from tests.conftest import REPO, python, run_tool
+
+SEG_DEMO = osp.join(REPO, 'configs/demo/'
+                    'dml_deeplabv3_r101_r18_tiny-cityscapes_cpu.py')
+CLS_DML = osp.join(REPO, 'configs/dml/resnet32x4_resnet8x4_cifar100.py')
+
+
+def write_config(path, base, body=''):
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{base!r}]\n{body}')
+    return str(path)
+
+
+def seg_options(data_root, iters=4):
+    return [
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+        f'param_scheduler.0.end={iters}',
+        f'default_hooks.checkpoint.interval={iters}',
+    ]
+
+
+CLS_TINY_BODY = """
+custom_imports = dict(imports=['mmokd', 'tests.dist_hooks'])
+train_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root={root!r}, check_md5=False{pipeline}))
+val_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root={root!r}, check_md5=False))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=-1),
+                     logger=dict(interval=1))
+custom_hooks = [dict(type='mmokd.ExportPeerHook'),
+                dict(type='DumpPeerDigestHook')]
+randomness = dict(seed=0, deterministic=True)
+"""
+
+
+def cls_config(tmp_path, root, epochs=1, deterministic_pipeline=False):
+    pipeline = ''
+    if deterministic_pipeline:
+        pipeline = ", pipeline=[dict(type='PackInputs')]"
+    return write_config(
+        tmp_path / 'cls.py', CLS_DML,
+        CLS_TINY_BODY.format(root=root, epochs=epochs, pipeline=pipeline))
+
+
+def dist_env():
+    env = dict(os.environ, PYTHON=python(), OMP_NUM_THREADS='1')
+    env['PORT'] = str(29500 + os.getpid() % 1000)
+    return env
+
+
+def assert_ranks_agree(work_dir):
+    digests = [
+        json.load(open(osp.join(work_dir, f'digest_rank{r}.json')))
+        for r in (0, 1)
+    ]
+    assert digests[0].keys() == {'student', 'teacher'}
+    for peer in digests[0]:
+        assert digests[0][peer] == pytest.approx(digests[1][peer],
+                                                 rel=1e-6), peer
+
+
+def exported_student(work_dir):
+    found = [
+        osp.join(root, name) for root, _, names in os.walk(work_dir)
+        for name in names if name == 'student.pth'
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.fixture(scope='module')
+def seg_run(tmp_path_factory, tiny_cityscapes):
+    """One 2-process DML run of the Cityscapes demo config (4 iters)."""
+    tmp_path = tmp_path_factory.mktemp('seg')
+    cfg = write_config(
+        tmp_path / 'seg.py', SEG_DEMO,
+        "custom_imports = dict(imports=['mmokd', 'tests.dist_hooks'])\n"
+        "custom_hooks = [dict(type='mmokd.ExportPeerHook'),\n"
+        "                dict(type='DumpPeerDigestHook')]\n")
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool([
+        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
+        '--cfg-options'
+    ] + seg_options(tiny_cityscapes), env=dist_env())
+    return proc, work_dir
+
+
+def test_dml_segmentation_two_processes(seg_run):
+    proc, work_dir = seg_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    assert 'student.loss_dml' in log and 'teacher.loss_dml' in log
+    assert 'mIoU' in log and 'teacher.mIoU' in log
+    assert_ranks_agree(work_dir)
+    ckpt = load_checkpoint_safely(osp.join(work_dir, 'iter_4.pth'))
+    keys = ckpt['state_dict'].keys()
+    assert {k.split('.')[0] for k in keys} == {'student', 'teacher'}
+    assert not any('.module.' in k for k in keys)
+    assert set(ckpt['optimizer']) == {'student', 'teacher'}
+
+
+def test_exported_student_loads_strictly_and_mmseg_tests_it(
+        seg_run, tiny_cityscapes, tmp_path):
+    from mmengine.runner import load_checkpoint
+
+    from mmokd.models.builders import ExternalModel
+    proc, work_dir = seg_run
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    out = str(tmp_path / 'student_r18.pth')
+    proc = run_tool([
+        python(), 'tools/model_converters/export_peer.py',
+        osp.join(work_dir, 'iter_4.pth'), out, '--peer', 'student'
+    ])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # The hook's export at the end of training holds the same weights.
+    hook_export = load_checkpoint_safely(exported_student(work_dir))
+    tool_export = load_checkpoint_safely(out)
+    for key, value in tool_export['state_dict'].items():
+        assert torch.equal(value, hook_export['state_dict'][key]), key
+    plain_cfg = (
+        'mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py')
+    plain = ExternalModel(plain_cfg, {'model.pretrained': None}, 'BN')
+    load_checkpoint(plain, out, strict=True)
+    n_plain = sum(p.numel() for p in plain.parameters())
+    n_export = sum(v.numel() for k, v in tool_export['state_dict'].items()
+                   if 'running' not in k and 'num_batches' not in k)
+    assert n_plain == n_export
+    # mmseg's own test tool evaluates it with the plain mmseg config.
+    import mmseg
+    mmseg_test = osp.join(osp.dirname(mmseg.__file__), '.mim/tools/test.py')
+    test_cfg = write_config(
+        tmp_path / 'plain_r18.py', plain_cfg, f"""
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(pretrained=None, data_preprocessor=dict(size=(64, 128)),
+             backbone=dict(norm_cfg=norm_cfg),
+             decode_head=dict(norm_cfg=norm_cfg),
+             auxiliary_head=dict(norm_cfg=norm_cfg))
+test_pipeline = [dict(type='LoadImageFromFile'),
+                 dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+test_dataloader = dict(num_workers=0, persistent_workers=False,
+                       dataset=dict(data_root={tiny_cityscapes!r},
+                                    pipeline=test_pipeline))
+""")
+    proc = run_tool([python(), mmseg_test, test_cfg, out, '--work-dir',
+                     str(tmp_path / 'mmseg_test')])
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    assert 'mIoU' in proc.stdout + proc.stderr
+
+
+def test_dml_classification_two_processes(tmp_path, tiny_cifar100):
+    cfg = cls_config(tmp_path, tiny_cifar100)
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool(
+        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir],
+        env=dist_env())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    assert 'accuracy/top1' in log and 'teacher.accuracy/top1' in log
+    assert_ranks_agree(work_dir)
+
+
+def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
+    cfg2 = cls_config(tmp_path, tiny_cifar100, epochs=2,
+                      deterministic_pipeline=True)
+    proc = run_tool([python(), 'tools/train.py', cfg2, '--work-dir',
+                     full_dir], env=env)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    proc = run_tool([
+        python(), 'tools/train.py', cfg2, '--work-dir', part_dir,
+        '--cfg-options', 'train_cfg.max_epochs=1'
+    ], env=env)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    proc = run_tool([
+        python(), 'tools/train.py', cfg2, '--work-dir', part_dir,
+        '--resume', osp.join(part_dir, 'epoch_1.pth')
+    ], env=env)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    assert 'resumed' in (proc.stdout + proc.stderr).lower()
+    full = load_checkpoint_safely(osp.join(full_dir, 'epoch_2.pth'))
+    part = load_checkpoint_safely(osp.join(part_dir, 'epoch_2.pth'))
+    assert full['state_dict'].keys() == part['state_dict'].keys()
+    for key, value in full['state_dict'].items():
+        assert torch.allclose(value.double(), part['state_dict'][key].double(),
+                              atol=1e-6), key
+    for peer in ('student', 'teacher'):
+        assert full['optimizer'][peer]['state'].keys() == \
+            part['optimizer'][peer]['state'].keys()
+
+
+def test_missing_dataset_fails_before_training(tmp_path):
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    (work_dir / 'iter_8000.pth').write_bytes(b'user checkpoint')
+    (work_dir / 'cls.py').write_text('user config dump')
+    before = {p.name: p.read_bytes() for p in work_dir.iterdir()}
+    cfg = cls_config(tmp_path, str(tmp_path / 'no_such_folder'))
+    proc = run_tool([python(), 'tools/train.py', cfg, '--work-dir',
+                     str(work_dir)])
+    assert proc.returncode != 0
+    assert 'train_dataloader.dataset' in proc.stderr
+    assert 'no_such_folder' in proc.stderr
+    after = {p.name: p.read_bytes() for p in work_dir.iterdir()}
+    assert after == before

@@ -1,0 +1,27 @@
+"""Exports one peer of an online distillation checkpoint.
+
+The output loads with ``strict=True`` into the plain mmseg / mmpretrain
+model of that peer's original config, e.g.::
+
+    python tools/model_converters/export_peer.py \
+        work_dirs/dml/iter_80000.pth student_r18.pth --peer student
+"""
+import argparse
+
+import mmokd  # noqa: F401  (checkpoint allow-list)
+from mmokd.utils import export_peer
+
+
+def main() -> None:
+    """Parses the command line and exports."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('checkpoint', help='online distillation checkpoint')
+    parser.add_argument('out', help='output file (must not exist)')
+    parser.add_argument(
+        '--peer', default='student', help='peer to export (student)')
+    args = parser.parse_args()
+    print(export_peer(args.checkpoint, args.out, args.peer))
+
+
+if __name__ == '__main__':
+    main()

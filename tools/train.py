@@ -1,0 +1,101 @@
+"""Trains an online distillation config (or any OpenMMLab config)."""
+import argparse
+import os
+import os.path as osp
+
+import mmokd  # noqa: F401  (compatibility fixes and registration first)
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmokd.utils import (check_dataset_folders, needs_cpu_distributed,
+                         setup_cpu_distributed)
+
+
+def parse_args() -> argparse.Namespace:
+    """Parses the command line."""
+    parser = argparse.ArgumentParser(description='Train with mmokd')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from the given checkpoint, or, without a value, from '
+        'the latest checkpoint in the work_dir')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='mixed precision for every optimizer (GPU)')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the learning rates to the actual total batch size')
+    parser.add_argument(
+        '--no-validate', action='store_true',
+        help='do not validate during training')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config entries, xxx=yyy (applied last)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    # torch >= 2 launchers pass --local-rank, older ones --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_amp(cfg: Config) -> None:
+    """Turns every optimizer wrapper (one per peer, or the only one) into
+    an ``AmpOptimWrapper`` with dynamic loss scaling."""
+    optim = cfg.optim_wrapper
+    if 'constructor' in optim and 'optimizer' not in optim:
+        wrappers = [value for key, value in optim.items()
+                    if isinstance(value, dict)]
+    else:
+        wrappers = [optim]
+    for wrapper in wrappers:
+        if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+            continue
+        wrapper['type'] = 'AmpOptimWrapper'
+        wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """Loads the config and applies the command-line options."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        enable_amp(cfg)
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.auto_scale_lr:
+        cfg.setdefault('auto_scale_lr', {})['enable'] = True
+    return cfg
+
+
+def main() -> None:
+    """Builds the runner and trains."""
+    args = parse_args()
+    cfg = build_config(args)
+    check_dataset_folders(cfg)
+    if needs_cpu_distributed(args.launcher):
+        setup_cpu_distributed(cfg)
+    runner = (Runner.from_cfg(cfg)
+              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
