@@ -2,12 +2,14 @@
 
 Types are looked up in mmokd first, then in MMRazor and mmengine, so a
 config under ``_scope_='mmokd'`` can name MMRazor's recorders or losses
-without a prefix, and ``type='mmokd.X'`` resolves from any default scope.
+without a prefix. mmengine resolves a prefixed ``type='mmokd.X'`` only
+among the direct children of its root registries, so each mmokd registry
+is also listed there: ``mmokd.X`` then works under any default scope
+(``mmseg``, ``mmpretrain``), e.g. for loops, hooks and constructors.
 """
 from mmrazor.registry import DATASETS as MMRAZOR_DATASETS
 from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
 from mmrazor.registry import LOOPS as MMRAZOR_LOOPS
-from mmrazor.registry import METRICS as MMRAZOR_METRICS
 from mmrazor.registry import MODEL_WRAPPERS as MMRAZOR_MODEL_WRAPPERS
 from mmrazor.registry import MODELS as MMRAZOR_MODELS
 from mmrazor.registry import \
@@ -16,29 +18,34 @@ from mmrazor.registry import TASK_UTILS as MMRAZOR_TASK_UTILS
 from mmrazor.registry import TRANSFORMS as MMRAZOR_TRANSFORMS
 from mmengine.registry import Registry
 
-MODELS = Registry(
+
+def _prefix_reachable(registry: Registry) -> Registry:
+    """Lists ``registry`` among its root's children (see module doc)."""
+    root = registry._get_root_registry()
+    root._children.setdefault(registry.scope, registry)
+    return registry
+
+
+MODELS = _prefix_reachable(Registry(
     'model', parent=MMRAZOR_MODELS, scope='mmokd',
-    locations=['mmokd.models'])
-TASK_UTILS = Registry(
+    locations=['mmokd.models']))
+TASK_UTILS = _prefix_reachable(Registry(
     'task util', parent=MMRAZOR_TASK_UTILS, scope='mmokd',
-    locations=['mmokd.models'])
-MODEL_WRAPPERS = Registry(
+    locations=['mmokd.models']))
+MODEL_WRAPPERS = _prefix_reachable(Registry(
     'model_wrapper', parent=MMRAZOR_MODEL_WRAPPERS, scope='mmokd',
-    locations=['mmokd.engine'])
-LOOPS = Registry(
-    'loop', parent=MMRAZOR_LOOPS, scope='mmokd', locations=['mmokd.engine'])
-HOOKS = Registry(
-    'hook', parent=MMRAZOR_HOOKS, scope='mmokd', locations=['mmokd.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    locations=['mmokd.engine']))
+LOOPS = _prefix_reachable(Registry(
+    'loop', parent=MMRAZOR_LOOPS, scope='mmokd', locations=['mmokd.engine']))
+HOOKS = _prefix_reachable(Registry(
+    'hook', parent=MMRAZOR_HOOKS, scope='mmokd', locations=['mmokd.engine']))
+OPTIM_WRAPPER_CONSTRUCTORS = _prefix_reachable(Registry(
     'optimizer wrapper constructor',
     parent=MMRAZOR_OPTIM_WRAPPER_CONSTRUCTORS, scope='mmokd',
-    locations=['mmokd.engine'])
-DATASETS = Registry(
+    locations=['mmokd.engine']))
+DATASETS = _prefix_reachable(Registry(
     'dataset', parent=MMRAZOR_DATASETS, scope='mmokd',
-    locations=['mmokd.datasets'])
-TRANSFORMS = Registry(
+    locations=['mmokd.datasets']))
+TRANSFORMS = _prefix_reachable(Registry(
     'transform', parent=MMRAZOR_TRANSFORMS, scope='mmokd',
-    locations=['mmokd.datasets'])
-METRICS = Registry(
-    'metric', parent=MMRAZOR_METRICS, scope='mmokd',
-    locations=['mmokd.evaluation'])
+    locations=['mmokd.datasets']))

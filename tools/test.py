@@ -8,7 +8,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from mmokd.utils import (check_dataset_folders, needs_cpu_distributed,
-                         setup_cpu_distributed)
+                         setup_cpu_distributed, shutdown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,6 +50,7 @@ def main() -> None:
         setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

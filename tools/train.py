@@ -9,7 +9,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmokd.utils import (check_dataset_folders, needs_cpu_distributed,
-                         setup_cpu_distributed)
+                         setup_cpu_distributed, shutdown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -95,6 +95,7 @@ def main() -> None:
     runner = (Runner.from_cfg(cfg)
               if 'runner_type' not in cfg else RUNNERS.build(cfg))
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

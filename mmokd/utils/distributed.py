@@ -35,3 +35,15 @@ def setup_cpu_distributed(cfg: Config) -> None:
 def needs_cpu_distributed(launcher: str) -> bool:
     """Whether a multi-process launch has to run on CPU."""
     return launcher != 'none' and not torch.cuda.is_available()
+
+
+def shutdown_distributed() -> None:
+    """Waits for every rank, then destroys the process group.
+
+    Without it, a gloo rank that finishes first can abort at interpreter
+    exit ("terminate called without an active exception") while rank 0
+    is still writing checkpoints.
+    """
+    if torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()

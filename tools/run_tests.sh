@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up the environment if needed (tools/setup_env.sh) and runs the
+# whole test suite on CPU. Extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PY="$(bash "$ROOT/tools/setup_env.sh")"
+cd "$ROOT"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+"$PY" -c "import mmokd, mmrazor.models, mmrazor.engine, mmseg.models, \
+mmpretrain.models, mmcv.ops; print('imports ok: mmokd', mmokd.__version__)"
+exec "$PY" -m pytest tests -v -p no:cacheprovider "$@"
