@@ -38,8 +38,10 @@ PY="$VENV/bin/python"
 PIP=("$PY" -m pip install --progress-bar off)
 log "installing torch / torchvision"
 "${PIP[@]}" -q -U "pip<25" -r "$ROOT/requirements/torch.txt" >&2
-# torch pulls the newest setuptools; mmcv's and mmengine's code needs
-# pkg_resources, which setuptools >= 70 (fully: >= 82) no longer ships.
+# torch pulls the newest setuptools. mmcv 2.1.0's setup.py needs the
+# pkg_resources of setuptools < 70 to build; at run time mmengine needs
+# pkg_resources too (gone in setuptools >= 82) and torch wants >= 77.0.3,
+# so the build runs under 69.x and the final install settles on 77..81.
 "${PIP[@]}" -q "setuptools<70" wheel ninja >&2
 TORCH_VER="$("$PY" -c 'import torch; print(torch.__version__)')"
 WHEELS="$HOME/.cache/mmokd/wheels/torch-$TORCH_VER"
@@ -68,7 +70,7 @@ log "installing OpenMMLab packages and mmokd"
 "${PIP[@]}" -q -r "$ROOT/requirements/mminstall.txt" \
     -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
     -r "$ROOT/requirements/optional.txt" -r "$ROOT/requirements/torch.txt" \
-    "setuptools<70" >&2
+    "setuptools>=77.0.3,<82" >&2
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT" >&2
 "$PY" -c "import mmcv.ops, mmseg, mmpretrain, mmrazor, mmengine" >&2
 echo "$STAMP_SRC" > "$VENV/.mmokd-stamp"

@@ -1,0 +1,208 @@
+"""Iteration time and peak memory of DML against its natural baselines.
+
+Measured in one run, on one fixed batch:
+
+(a) each network's own plain train step (``model.train_step`` with its own
+    SGD optimizer), teacher and student separately;
+(b) mmokd ``DML`` (one optimizer per network);
+(c) MMRazor ``SingleTeacherDistill`` with a trainable teacher and KL terms
+    in both directions (the nearest thing MMRazor offers).
+
+Time: the variants run interleaved, round after round, and the median of
+each is reported, so machine noise hits them alike. Memory: each variant
+runs in its own subprocess; on CUDA the peak of
+``torch.cuda.max_memory_allocated`` during its steps, on CPU the growth of
+the process's peak RSS from after model building to after the steps.
+Prints the ratios (b) / sum(a) and (b) / (c).
+
+Example::
+
+    python tools/benchmarks/benchmark_dml.py --task seg --size 128 256
+"""
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, List
+
+import torch
+
+import mmokd  # noqa: F401
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from mmokd.models.builders import ExternalModel
+from mmokd.registry import MODELS
+
+SEG_CFGS = dict(
+    student='mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py',
+    teacher='mmseg::deeplabv3/deeplabv3_r101-d8_4xb2-80k_cityscapes-512x1024.py')
+CLS_CFGS = dict(
+    student='mmpretrain::resnet/resnet18_8xb32_in1k.py',
+    teacher='mmpretrain::resnet/resnet34_8xb32_in1k.py')
+VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std')
+
+
+def build_peer(args, role: str) -> torch.nn.Module:
+    """One network exactly as its mmseg / mmpretrain config builds it."""
+    if args.task == 'seg':
+        options = {'model.pretrained': None,
+                   'model.data_preprocessor.size': tuple(args.size)}
+        return ExternalModel(SEG_CFGS[role], options, 'BN')
+    return ExternalModel(CLS_CFGS[role])
+
+
+def make_batch(args) -> dict:
+    """A fixed dataloader-style batch."""
+    gen = torch.Generator().manual_seed(0)
+    h, w = args.size
+    inputs = [torch.randint(0, 256, (3, h, w), generator=gen,
+                            dtype=torch.uint8) for _ in range(args.batch)]
+    if args.task == 'seg':
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        samples = []
+        for _ in range(args.batch):
+            sample = SegDataSample()
+            label = torch.randint(0, 19, (1, h, w), generator=gen)
+            sample.gt_sem_seg = PixelData(data=label)
+            sample.set_metainfo(dict(img_shape=(h, w), ori_shape=(h, w),
+                                     pad_shape=(h, w)))
+            samples.append(sample)
+    else:
+        from mmpretrain.structures import DataSample
+        samples = [DataSample().set_gt_label(int(i) % 1000)
+                   for i in range(args.batch)]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def logits_module(args) -> str:
+    return 'decode_head.conv_seg' if args.task == 'seg' else 'head.fc'
+
+
+def sgd(params) -> OptimWrapper:
+    return OptimWrapper(torch.optim.SGD(params, lr=1e-3, momentum=0.9))
+
+
+def build_variant(name: str, args) -> Callable[[dict], None]:
+    """Returns a function running one train step of the variant."""
+    device = torch.device(args.device)
+    if name.startswith('plain_'):
+        model = build_peer(args, name[len('plain_'):]).to(device)
+        optim = sgd(model.parameters())
+        return lambda data: model.train_step(data, optim)
+    peers = dict(student=build_peer(args, 'student'),
+                 teacher=build_peer(args, 'teacher'))
+    if name == 'mmokd_dml':
+        model = MODELS.build(dict(
+            type='mmokd.DML', peers=peers, logits=logits_module(args),
+            dml_loss=dict(type='mmokd.DMLLoss'))).to(device)
+        optim = OptimWrapperDict(**{
+            n: sgd(model.peer(n).parameters()) for n in model.peer_names})
+        return lambda data: model.train_step(data, optim)
+    record = dict(type='ModuleOutputs', source=logits_module(args))
+    mapping = {
+        'loss_s': dict(preds_S=dict(from_student=True, recorder='logits'),
+                       preds_T=dict(from_student=False, recorder='logits')),
+        'loss_t': dict(preds_S=dict(from_student=False, recorder='logits'),
+                       preds_T=dict(from_student=True, recorder='logits')),
+    }
+    kl = dict(type='KLDivergence', tau=1,
+              reduction='mean' if args.task == 'seg' else 'batchmean')
+    model = MODELS.build(dict(
+        type='mmrazor.SingleTeacherDistill',
+        architecture=peers['student'], teacher=peers['teacher'],
+        teacher_trainable=True, teacher_norm_eval=False,
+        distiller=dict(
+            type='ConfigurableDistiller',
+            student_recorders=dict(logits=record),
+            teacher_recorders=dict(logits=record),
+            distill_losses=dict(loss_s=kl, loss_t=kl),
+            loss_forward_mappings=mapping))).to(device)
+    optim = sgd(model.parameters())
+    return lambda data: model.train_step(data, optim)
+
+
+def sync(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def measure_memory(name: str, args) -> float:
+    """Peak training memory of one variant in MiB (run in a subprocess)."""
+    step = build_variant(name, args)
+    data = make_batch(args)
+    if args.device == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for _ in range(args.memory_steps):
+        step(data)
+    sync(args.device)
+    if args.device == 'cuda':
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+
+
+def measure_time(args) -> Dict[str, float]:
+    """Median seconds per iteration of every variant, interleaved."""
+    steps = {name: build_variant(name, args) for name in VARIANTS}
+    data = make_batch(args)
+    times: Dict[str, List[float]] = {name: [] for name in VARIANTS}
+    for round_idx in range(args.warmup + args.iters):
+        for name, step in steps.items():
+            sync(args.device)
+            start = time.perf_counter()
+            step(data)
+            sync(args.device)
+            if round_idx >= args.warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values)
+            for name, values in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--task', choices=['seg', 'cls'], default='seg')
+    parser.add_argument('--size', type=int, nargs=2, default=(128, 256),
+                        metavar=('H', 'W'))
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--memory-steps', type=int, default=2)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--memory-of', choices=VARIANTS,
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    if args.memory_of:
+        print(json.dumps(measure_memory(args.memory_of, args)))
+        return
+    memory = {}
+    for name in VARIANTS:
+        cmd = [sys.executable, __file__, '--memory-of', name] + sys.argv[1:]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    seconds = measure_time(args)
+    plain_time = seconds['plain_student'] + seconds['plain_teacher']
+    plain_mem = memory['plain_student'] + memory['plain_teacher']
+    print(f'task={args.task} size={args.size} batch={args.batch} '
+          f'device={args.device} iters={args.iters} (median)')
+    print(f'{"variant":<16}{"s/iter":>10}{"peak MiB":>12}')
+    for name in VARIANTS:
+        print(f'{name:<16}{seconds[name]:>10.3f}{memory[name]:>12.1f}')
+    print(f'time   mmokd_dml / sum(plain) = '
+          f'{seconds["mmokd_dml"] / plain_time:.3f}')
+    print(f'time   mmokd_dml / mmrazor_std = '
+          f'{seconds["mmokd_dml"] / seconds["mmrazor_std"]:.3f}')
+    print(f'memory mmokd_dml / sum(plain) = '
+          f'{memory["mmokd_dml"] / plain_mem:.3f}')
+    print(f'memory mmokd_dml / mmrazor_std = '
+          f'{memory["mmokd_dml"] / memory["mmrazor_std"]:.3f}')
+
+
+if __name__ == '__main__':
+    main()
