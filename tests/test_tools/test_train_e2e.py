@@ -213,11 +213,14 @@ def test_missing_dataset_fails_before_training(tmp_path):
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
     (work_dir / 'iter_8000.pth').write_bytes(b'user checkpoint')
-    (work_dir / 'cls.py').write_text('user config dump')
+    (work_dir / 'dml_deeplabv3_r101_r18_tiny-cityscapes_cpu.py').write_text(
+        'user config dump')
     before = {p.name: p.read_bytes() for p in work_dir.iterdir()}
-    cfg = cls_config(tmp_path, str(tmp_path / 'no_such_folder'))
-    proc = run_tool([python(), 'tools/train.py', cfg, '--work-dir',
-                     str(work_dir)])
+    missing = str(tmp_path / 'no_such_folder')
+    proc = run_tool([
+        python(), 'tools/train.py', SEG_DEMO, '--work-dir',
+        str(work_dir), '--cfg-options'
+    ] + seg_options(missing))
     assert proc.returncode != 0
     assert 'train_dataloader.dataset' in proc.stderr
     assert 'no_such_folder' in proc.stderr

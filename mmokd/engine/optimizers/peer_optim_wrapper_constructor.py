@@ -8,6 +8,16 @@ from torch import nn
 from mmokd.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 
+class _PeerWithConnectors(nn.Module):
+    """Groups a peer with its connectors for one optimizer; parameter names
+    become ``peer.*`` and ``connectors.*``."""
+
+    def __init__(self, peer: nn.Module, connectors: nn.Module) -> None:
+        super().__init__()
+        self.peer = peer
+        self.connectors = connectors
+
+
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class PeerOptimWrapperConstructor:
     """Builds an :class:`OptimWrapperDict` with one wrapper per peer.
@@ -16,6 +26,10 @@ class PeerOptimWrapperConstructor:
     and holds a complete optimizer wrapper config for it, including its own
     ``paramwise_cfg``; DDP wrappers around the algorithm or the peers are
     looked through, so ``custom_keys`` match the peer's own parameter names.
+    The distiller's connectors of a peer (e.g. ADM's adapter) are optimised
+    with that peer; ``paramwise_cfg`` then sees the names ``peer.*`` and
+    ``connectors.*`` (``custom_keys`` match substrings, so ``'backbone'``
+    still applies).
 
     Example:
         >>> sgd = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9,
@@ -56,12 +70,17 @@ class PeerOptimWrapperConstructor:
             raise ValueError(
                 f'optim_wrapper: keys {sorted(keys)} must be exactly the '
                 f'peers {sorted(peers)}, one optimizer config each.')
+        distiller = algorithm.distiller
+        distiller = distiller.module if is_model_wrapper(distiller) \
+            else distiller
         wrappers = {}
         for name in peers:
             cfg = dict(self.optim_wrapper_cfg[name])
             paramwise_cfg = cfg.pop('paramwise_cfg', None)
             peer = algorithm.peer(name)
             peer = peer.module if is_model_wrapper(peer) else peer
+            if name in distiller.connectors:
+                peer = _PeerWithConnectors(peer, distiller.connectors[name])
             wrappers[name] = DefaultOptimWrapperConstructor(
                 cfg, paramwise_cfg)(peer)
         return OptimWrapperDict(**wrappers)

@@ -163,16 +163,16 @@ class OnlineDistill(BaseModel):
             dict: ``{peer: {loss name: value}}``; a task loss named just
             ``'loss'`` is renamed ``'loss_task'``.
         """
+        distiller = unwrap(self.distiller)
         losses: Dict[str, LossDict] = {}
         for name in self.peer_names:
-            with self.distiller.recording(name):
+            with distiller.recording(name):
                 task = self.peer(name)(inputs, data_samples, mode='loss')
             # A bare 'loss' (mmpretrain heads) would be hidden by the
             # peer's total of the same name in the logs.
             losses[name] = {('loss_task' if key == 'loss' else key): value
                             for key, value in task.items()}
-        for owner, terms in self.distiller.compute_losses(
-                data_samples).items():
+        for owner, terms in self.distiller(data_samples).items():
             clash = set(terms) & set(losses[owner])
             if clash:
                 raise ValueError(

@@ -40,7 +40,9 @@ class OnlineDistiller(BaseModule):
     loss's ``forward`` are routed by ``loss_forward_mappings``:
 
     - ``dict(peer='teacher', recorder='logits')``: what the recorder named
-      ``logits`` of peer ``teacher`` recorded in this step;
+      ``logits`` of peer ``teacher`` recorded in this step (add
+      ``data_idx=i`` to pick item ``i`` of a recorded tuple, and
+      ``connector='name'`` to pass it through that peer's connector);
     - a list of such dicts: a list of tensors (e.g. several peers);
     - ``dict(data='gt')``: the batch's labels (``(N,)`` for
       classification, ``(N, H, W)`` maps for segmentation).
@@ -65,6 +67,10 @@ class OnlineDistiller(BaseModule):
             contain ``'loss'`` so mmengine sums them.
         loss_forward_mappings (dict): ``{owner peer: {loss name:
             {forward arg: source}}}`` with sources as above.
+        connectors (dict, optional): ``{peer: {name: cfg}}`` trainable
+            modules applied to that peer's records (e.g. MMRazor's
+            ``ConvModuleConnector`` as a 1x1 adapter); they are optimised
+            with that peer.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -73,6 +79,7 @@ class OnlineDistiller(BaseModule):
                  losses: Optional[Dict[str, Dict[str, dict]]] = None,
                  loss_forward_mappings: Optional[Dict[str, Dict[str, dict]]]
                  = None,
+                 connectors: Optional[Dict[str, Dict[str, dict]]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         self.recorder_cfgs = copy.deepcopy(dict(recorders or {}))
@@ -87,6 +94,11 @@ class OnlineDistiller(BaseModule):
                  for name, cfg in cfgs.items()})
         self.loss_forward_mappings = copy.deepcopy(
             dict(loss_forward_mappings or {}))
+        self.connectors = nn.ModuleDict()
+        for peer, cfgs in (connectors or {}).items():
+            self.connectors[peer] = nn.ModuleDict(
+                {name: MODELS.build(cfg)
+                 for name, cfg in cfgs.items()})
 
     def prepare(self, peers: Dict[str, nn.Module]) -> None:
         """Checks the routing against the peers and hooks the recorders.
@@ -101,15 +113,21 @@ class OnlineDistiller(BaseModule):
         field = 'model.distiller'
         for peer, cfgs in self.recorder_cfgs.items():
             self._check_peer(peer, peers, f'{field}.recorders')
-            names = dict(peers[peer].named_modules())
+            modules = dict(peers[peer].named_modules())
+            params = dict(peers[peer].named_parameters())
             for rec_name, cfg in cfgs.items():
                 source = cfg.get('source')
-                if cfg['type'].startswith('Module') and source not in names:
+                kind = cfg['type']
+                known = params if kind == 'Parameter' else modules
+                if kind.startswith(('Module', 'Parameter')) and \
+                        source not in known:
                     raise ValueError(
                         f'{field}.recorders.{peer}.{rec_name}.source: '
-                        f'peer "{peer}" has no module "{source}". Use a '
-                        'name from its named_modules(), e.g. "head.fc" '
-                        '(mmpretrain) or "decode_head.conv_seg" (mmseg).')
+                        f'peer "{peer}" has no '
+                        f'{"parameter" if kind == "Parameter" else "module"}'
+                        f' "{source}". Use a name from its named_modules() '
+                        '/ named_parameters(), e.g. "head.fc" (mmpretrain) '
+                        'or "decode_head.conv_seg" (mmseg).')
             self.recorders[peer].initialize(peers[peer])
         for owner, losses in self.losses.items():
             self._check_peer(owner, peers, f'{field}.losses')
@@ -165,6 +183,13 @@ class OnlineDistiller(BaseModule):
                 f'{where}.recorder: peer "{peer}" has no recorder '
                 f'"{recorder}"; add it under '
                 f'model.distiller.recorders.{peer}.')
+        connector = source.get('connector')
+        if connector is not None and (peer not in self.connectors or
+                                      connector not in self.connectors[peer]):
+            raise ValueError(
+                f'{where}.connector: peer "{peer}" has no connector '
+                f'"{connector}"; add it under '
+                f'model.distiller.connectors.{peer}.')
 
     @contextmanager
     def recording(self, peer: str) -> Iterator[None]:
@@ -176,20 +201,34 @@ class OnlineDistiller(BaseModule):
         with manager:
             yield
 
-    def _fetch(self, source: Any, data_samples: List[Any]) -> Any:
-        """Returns the tensor (or list) a mapping source points to."""
+    def _fetch(self, source: Any, data_samples: List[Any],
+               cache: Dict[tuple, Any]) -> Any:
+        """Returns the tensor (or list) a mapping source points to.
+
+        Connector outputs are computed once per step (``cache``).
+        """
         if isinstance(source, list):
-            return [self._fetch(item, data_samples) for item in source]
+            return [self._fetch(item, data_samples, cache) for item in source]
         if 'data' in source:
             return stack_labels(data_samples)
-        recorder = self.recorders[source['peer']].get_recorder(
-            source['recorder'])
-        return recorder.get_record_data(
-            source.get('record_idx', 0), source.get('data_idx'))
+        peer = source['peer']
+        key = (peer, source['recorder'], source.get('record_idx', 0),
+               source.get('data_idx'), source.get('connector'))
+        if key not in cache:
+            recorder = self.recorders[peer].get_recorder(source['recorder'])
+            data = recorder.get_record_data(key[2], key[3])
+            if key[4] is not None:
+                data = self.connectors[peer][key[4]](data)
+            cache[key] = data
+        return cache[key]
 
-    def compute_losses(self,
-                       data_samples: List[Any]) -> Dict[str, Dict[str, Tensor]]:
+    def forward(self,
+                data_samples: List[Any]) -> Dict[str, Dict[str, Tensor]]:
         """Computes every distill term from this step's records.
+
+        Called through ``__call__`` so that, under distributed training,
+        the gradients of trainable connectors are synchronised by the
+        distiller's DDP wrapper.
 
         Args:
             data_samples (list): The batch's data samples (for labels).
@@ -197,12 +236,13 @@ class OnlineDistiller(BaseModule):
         Returns:
             dict: ``{owner peer: {loss name: weighted loss}}``.
         """
+        cache: Dict[tuple, Any] = {}
         results: Dict[str, Dict[str, Tensor]] = {}
         for owner, losses in self.losses.items():
             mappings = self.loss_forward_mappings[owner]
             results[owner] = {
                 name: loss(**{
-                    arg: self._fetch(source, data_samples)
+                    arg: self._fetch(source, data_samples, cache)
                     for arg, source in mappings[name].items()
                 })
                 for name, loss in losses.items()

@@ -1,5 +1,12 @@
 """Registered online distillation losses and their pure functions."""
+from .adm_losses import ADMConsensusLoss, ADMDivergenceLoss, ADMFeatureLoss
 from .dml_loss import DMLLoss
-from .functional import dml_kl
+from .functional import (adm_attention, adm_consensus_loss,
+                         adm_divergence_loss, adm_feature_loss,
+                         adm_similarity, dml_kl)
 
-__all__ = ['DMLLoss', 'dml_kl']
+__all__ = [
+    'ADMConsensusLoss', 'ADMDivergenceLoss', 'ADMFeatureLoss', 'DMLLoss',
+    'adm_attention', 'adm_consensus_loss', 'adm_divergence_loss',
+    'adm_feature_loss', 'adm_similarity', 'dml_kl'
+]

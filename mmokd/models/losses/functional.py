@@ -3,7 +3,7 @@
 Registered loss modules in this package wrap these functions; tests compare
 them with values computed independently.
 """
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -83,3 +83,195 @@ def dml_kl(logits_s: Tensor,
     valid = ~resize_mask(ignore_mask, logits_s)
     total = (kl * valid).sum()
     return tau**2 * total / valid.sum().clamp(min=1)
+
+
+def adm_similarity(feat_s: Tensor, feat_t: Tensor) -> Tensor:
+    """Cosine similarity over channels of two feature maps, detached.
+
+    ADM (Chen et al., ICML 2025), Eq. 6: ``S_ij = <F^t_ij, F^s_ij> /
+    (||F^t_ij|| ||F^s_ij||)``. A student map of another spatial size is
+    resized bilinearly to the teacher's.
+
+    Args:
+        feat_s (Tensor): ``(B, C, H_s, W_s)`` student map, already in the
+            teacher's channel space (through the adapter if needed).
+        feat_t (Tensor): ``(B, C, H, W)`` teacher map.
+
+    Returns:
+        Tensor: ``(B, H, W)`` similarity, clamped to ``[-1, 1]`` against
+        rounding (so both attention maps are non-negative), no gradient.
+    """
+    feat_s = resize_like(feat_s.detach(), feat_t)
+    sim = F.cosine_similarity(feat_s, feat_t.detach(), dim=1)
+    return sim.clamp(-1.0, 1.0)
+
+
+def _normalised(values: Tensor, eps: float) -> Tensor:
+    """``values / (mean over H, W + eps)``, shaped ``(B, 1, H, W)``."""
+    mean = values.mean(dim=(1, 2), keepdim=True)
+    return (values / (mean + eps)).unsqueeze(1)
+
+
+def adm_attention(feat_s: Tensor,
+                  feat_t: Tensor,
+                  eps: float = 1e-5) -> Tuple[Tensor, Tensor]:
+    """ADM's consensus and divergence attention maps.
+
+    Chen et al., "Asymmetric Decision-Making in Online Knowledge
+    Distillation", ICML 2025, Eqs. 7-8: ``(1 + S) / (1 + mean(S))`` for
+    the student (more weight where the two networks agree) and
+    ``(1 - S) / (1 - mean(S))`` for the teacher (more weight where they
+    differ). Normalised per sample over H and W (the appendix pseudo-code
+    divides a ``(B, H, W)`` map by a ``(B, 1, 1, 1)`` mean, which
+    broadcasts to ``(B, B, H, W)``; this is the intended per-sample form).
+
+    Args:
+        feat_s (Tensor): Student map in the teacher's channel space.
+        feat_t (Tensor): ``(B, C, H, W)`` teacher map.
+        eps (float): Added to the means. Defaults to 1e-5 (appendix A).
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(attn_consensus, attn_divergence)``, each
+        ``(B, 1, H, W)`` with per-sample spatial mean ~1, no gradient.
+    """
+    sim = adm_similarity(feat_s, feat_t)
+    return _normalised(1 + sim, eps), _normalised(1 - sim, eps)
+
+
+def attended_logits(feat: Tensor, attn: Tensor, weight: Tensor,
+                    bias: Optional[Tensor]) -> Tensor:
+    """A network's own classifier on its attention-weighted features.
+
+    Classification (``weight`` ``(K, C)``): ``W(GAP(ReLU(F) * A)) + b``.
+    Segmentation (``weight`` ``(K, C, 1, 1)``, the decode head's
+    ``conv_seg``): the same classifier per pixel on ``ReLU(F) * A``.
+    An attention map of another size is resized bilinearly to ``feat``.
+
+    Args:
+        feat (Tensor): ``(B, C, H, W)`` features.
+        attn (Tensor): ``(B, 1, H', W')`` attention.
+        weight (Tensor): Classifier weight.
+        bias (Tensor, optional): Classifier bias.
+
+    Returns:
+        Tensor: ``(B, K)`` or ``(B, K, H, W)`` logits.
+    """
+    weighted = F.relu(feat) * resize_like(attn, feat)
+    if weight.dim() == 2:
+        return F.linear(weighted.mean(dim=(2, 3)), weight, bias)
+    return F.conv2d(weighted, weight, bias)
+
+
+def dense_cross_entropy(logits: Tensor, target: Tensor,
+                        ignore_index: int = 255) -> Tensor:
+    """Cross-entropy for ``(B, K)`` or ``(B, K, h, w)`` logits.
+
+    Dense labels at another resolution are resized to the logits by
+    nearest neighbour; ``ignore_index`` pixels are left out.
+
+    Args:
+        logits (Tensor): Logits.
+        target (Tensor): ``(B,)`` classes or ``(B, H, W)`` label maps.
+        ignore_index (int): Ignored label. Defaults to 255.
+
+    Returns:
+        Tensor: Mean loss over the labelled samples / pixels (0 if none).
+    """
+    if logits.dim() == 4 and target.shape[-2:] != logits.shape[-2:]:
+        target = F.interpolate(
+            target[:, None].float(), size=logits.shape[2:],
+            mode='nearest')[:, 0].long()
+    valid = target != ignore_index
+    if not valid.any():
+        return logits.sum() * 0
+    return F.cross_entropy(logits, target, ignore_index=ignore_index)
+
+
+def adm_consensus_loss(feat_s: Tensor,
+                       feat_s_aligned: Tensor,
+                       feat_t: Tensor,
+                       weight_s: Tensor,
+                       bias_s: Optional[Tensor],
+                       target: Tensor,
+                       eps: float = 1e-5,
+                       ignore_index: int = 255) -> Tensor:
+    """ADM consensus learning for the student (ICML 2025, Eq. 7).
+
+    ``CE(W_s(GAP(ReLU(F_s) * (1 + S) / (1 + mean S))), y)``.
+
+    Args:
+        feat_s (Tensor): Student's penultimate map ``F_s``.
+        feat_s_aligned (Tensor): ``F_s`` in the teacher's channel space
+            (through the adapter; ``feat_s`` itself when channels match),
+            used only for ``S``.
+        feat_t (Tensor): Teacher's penultimate map ``F_t``.
+        weight_s (Tensor): Student classifier weight.
+        bias_s (Tensor, optional): Student classifier bias.
+        target (Tensor): Labels.
+        eps (float): See :func:`adm_attention`.
+        ignore_index (int): Ignored label (segmentation).
+
+    Returns:
+        Tensor: The loss; gradient reaches only ``feat_s`` and the student
+        classifier.
+    """
+    attn, _ = adm_attention(feat_s_aligned, feat_t, eps)
+    logits = attended_logits(feat_s, attn, weight_s, bias_s)
+    return dense_cross_entropy(logits, target, ignore_index)
+
+
+def adm_divergence_loss(feat_t: Tensor,
+                        feat_s_aligned: Tensor,
+                        weight_t: Tensor,
+                        bias_t: Optional[Tensor],
+                        target: Tensor,
+                        eps: float = 1e-5,
+                        ignore_index: int = 255) -> Tensor:
+    """ADM divergence learning for the teacher (ICML 2025, Eq. 8).
+
+    ``CE(W_t(GAP(ReLU(F_t) * (1 - S) / (1 - mean S))), y)``.
+
+    Args:
+        feat_t (Tensor): Teacher's penultimate map ``F_t``.
+        feat_s_aligned (Tensor): Student map in the teacher's channel
+            space, used only for ``S``.
+        weight_t (Tensor): Teacher classifier weight.
+        bias_t (Tensor, optional): Teacher classifier bias.
+        target (Tensor): Labels.
+        eps (float): See :func:`adm_attention`.
+        ignore_index (int): Ignored label (segmentation).
+
+    Returns:
+        Tensor: The loss; gradient reaches only ``feat_t`` and the teacher
+        classifier.
+    """
+    _, attn = adm_attention(feat_s_aligned, feat_t, eps)
+    logits = attended_logits(feat_t, attn, weight_t, bias_t)
+    return dense_cross_entropy(logits, target, ignore_index)
+
+
+def adm_feature_loss(feats_s_aligned: Sequence[Tensor],
+                     feats_t: Sequence[Tensor]) -> Tensor:
+    """ADM feature distillation for the student (ICML 2025, Eq. 5, App. A).
+
+    ``sum_i 1/2^(N-i+1) * MSE(phi_i(F^s_i), F^t_i)`` over the ``N`` stages
+    given, shallow to deep: the deepest weighs 1/2, the one before 1/4, ...
+    (appendix A: ``1/2^(N'-idx)`` over stages ``idx = 1..N'-1`` of an
+    ``N'``-stage backbone, stage 0 skipped). Teacher maps are detached;
+    adapted student maps of another size are resized to the teacher's.
+
+    Args:
+        feats_s_aligned (list[Tensor]): Adapted student maps.
+        feats_t (list[Tensor]): Teacher maps, same order.
+
+    Returns:
+        Tensor: The weighted sum.
+    """
+    if len(feats_s_aligned) != len(feats_t):
+        raise ValueError('adm_feature_loss: got '
+                         f'{len(feats_s_aligned)} student and '
+                         f'{len(feats_t)} teacher stages.')
+    num = len(feats_t)
+    return sum(
+        F.mse_loss(resize_like(s, t), t.detach()) / 2**(num - i + 1)
+        for i, (s, t) in enumerate(zip(feats_s_aligned, feats_t), start=1))

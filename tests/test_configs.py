@@ -1,0 +1,40 @@
+"""Every shipped config parses, states its batch, and builds its model."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmokd.registry import MODELS
+from tests.conftest import REPO
+
+CONFIGS = sorted(
+    path for path in glob.glob(osp.join(REPO, 'configs/**/*.py'),
+                               recursive=True)
+    if '/_base_/' not in path)
+
+
+@pytest.mark.parametrize('path', CONFIGS,
+                         ids=[osp.relpath(p, REPO) for p in CONFIGS])
+def test_config_builds_its_model(path):
+    cfg = Config.fromfile(path)
+    text = open(path).read() + ''.join(
+        open(osp.join(osp.dirname(path), base)).read()
+        for base in cfg.get('_base_', []) if not base.startswith('mm'))
+    assert 'batch' in text, 'every config states its total batch size'
+    model = MODELS.build(cfg.model)
+    assert model.student_name in model.peer_names
+    if 'optim_wrapper' in cfg and 'constructor' in cfg.optim_wrapper:
+        peers = {k for k, v in cfg.optim_wrapper.items()
+                 if isinstance(v, dict)}
+        assert peers == set(model.peer_names)
+
+
+def test_example_pair_changes_only_the_teacher():
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/dml/example_pspnet_r50_r18_cityscapes.py'))
+    base = Config.fromfile(
+        osp.join(REPO, 'configs/dml/pspnet_r101_r18_cityscapes.py'))
+    assert 'pspnet_r50-d8' in cfg.model.peers.teacher.cfg_path
+    assert cfg.model.peers.student == base.model.peers.student
+    assert cfg.optim_wrapper == base.optim_wrapper

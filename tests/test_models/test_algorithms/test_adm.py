@@ -1,0 +1,85 @@
+"""DML + ADM on real mmpretrain classifiers: routing, parameters, step."""
+import pytest
+import torch
+from mmengine.optim import OptimWrapperDict
+
+from mmokd.engine import PeerOptimWrapperConstructor
+from mmokd.registry import MODELS
+from tests.toy_models import batch, dml_config
+
+# Student width 8 -> 64 channels, teacher width 16 -> 128 channels.
+ADM = dict(
+    type='mmokd.ADMDistiller',
+    feature=dict(source='backbone', data_idx=-1),
+    classifier='head.fc',
+    channels=dict(student=64, teacher=128),
+    alpha=0.5, beta=0.5, gamma=1.0)
+
+
+def build(distiller=ADM):
+    torch.manual_seed(0)
+    return MODELS.build(dml_config(distiller=distiller))
+
+
+def grads_after(model, peer, term):
+    model.zero_grad(set_to_none=True)
+    data = model.data_preprocessor(batch(), True)
+    losses = model.peer_losses(**data)
+    losses[peer][term].backward()
+    adapter = model.distiller.connectors['student']['adm_adapter']
+
+    def touched(module):
+        return any(p.grad is not None and p.grad.abs().sum() > 0
+                   for p in module.parameters())
+
+    return touched(model.student), touched(model.teacher), touched(adapter)
+
+
+@pytest.mark.parametrize('peer, term, expected', [
+    ('student', 'loss_adm_consensus', (True, False, False)),
+    ('teacher', 'loss_adm_divergence', (False, True, False)),
+    ('student', 'loss_adm_feat', (True, False, True)),
+    ('student', 'loss_dml', (True, False, False)),
+])
+def test_each_term_reaches_only_its_owner(peer, term, expected):
+    assert grads_after(build(), peer, term) == expected
+
+
+def test_adm_adds_only_the_adapter_parameters():
+    n_dml = sum(p.numel() for p in build(None).parameters())
+    n_adm = sum(p.numel() for p in build().parameters())
+    assert n_adm - n_dml == 64 * 128 + 128  # 1x1 conv weight + bias
+
+
+def test_logged_terms_and_adapter_trained_with_the_student():
+    model = build()
+    optim = PeerOptimWrapperConstructor(dict(
+        student=dict(optimizer=dict(type='SGD', lr=0.1)),
+        teacher=dict(optimizer=dict(type='SGD', lr=0.1))))(model)
+    assert isinstance(optim, OptimWrapperDict)
+    adapter = model.distiller.connectors['student']['adm_adapter']
+    student_params = {id(p) for group in
+                      optim['student'].optimizer.param_groups
+                      for p in group['params']}
+    assert all(id(p) in student_params for p in adapter.parameters())
+    before = [p.detach().clone() for p in adapter.parameters()]
+    log_vars = model.train_step(batch(), optim)
+    for key in ('student.loss_adm_feat', 'student.loss_adm_consensus',
+                'teacher.loss_adm_divergence', 'student.loss_dml'):
+        assert key in log_vars and torch.isfinite(log_vars[key])
+    assert any(not torch.equal(b, p)
+               for b, p in zip(before, adapter.parameters()))
+
+
+def test_missing_connector_names_the_field():
+    cfg = dml_config(distiller=dict(
+        type='mmokd.OnlineDistiller',
+        recorders=dict(student=dict(f=dict(type='ModuleOutputs',
+                                           source='backbone'))),
+        losses=dict(student=dict(loss_f=dict(type='mmokd.ADMFeatureLoss'))),
+        loss_forward_mappings=dict(student=dict(loss_f=dict(
+            feats_s_aligned=[dict(peer='student', recorder='f',
+                                  connector='nope')],
+            feats_t=[dict(peer='student', recorder='f')])))))
+    with pytest.raises(ValueError, match='connector'):
+        MODELS.build(cfg)
