@@ -35,6 +35,32 @@ def seg_options(data_root, iters=4):
     ]
 
 
+def shrink_cityscapes_options(data_root, iters=4):
+    """--cfg-options turning a full Cityscapes config into a tiny CPU run:
+    tiny data (128x64 images, 64x128 crops), no downloads, BN, few
+    iterations."""
+    options = seg_options(data_root, iters) + [
+        'train_dataloader.dataset.pipeline.2.scale=(128,64)',
+        'train_dataloader.dataset.pipeline.3.crop_size=(64,128)',
+        'val_dataloader.dataset.pipeline.1.scale=(128,64)',
+        'test_dataloader.dataset.pipeline.1.scale=(128,64)',
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'test_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.persistent_workers=False',
+        'test_dataloader.persistent_workers=False',
+        'default_hooks.visualization.draw=False',
+    ]
+    for peer in ('student', 'teacher'):
+        options += [
+            f'model.peers.{peer}.norm_type=BN',
+            f'model.peers.{peer}.cfg_options.model.pretrained=None',
+            f'model.peers.{peer}.cfg_options.model.data_preprocessor.size='
+            '(64,128)',
+        ]
+    return options
+
+
 CLS_TINY_BODY = """
 custom_imports = dict(imports=['mmokd', 'tests.dist_hooks'])
 train_dataloader = dict(
@@ -226,3 +252,25 @@ def test_missing_dataset_fails_before_training(tmp_path):
     assert 'no_such_folder' in proc.stderr
     after = {p.name: p.read_bytes() for p in work_dir.iterdir()}
     assert after == before
+
+
+def test_adm_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool([
+        'bash', 'tools/dist_train.sh',
+        osp.join(REPO, 'configs/adm/deeplabv3_r101_r18_cityscapes.py'), '2',
+        '--work-dir', work_dir, '--cfg-options'
+    ] + shrink_cityscapes_options(tiny_cityscapes), env=dist_env())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    for term in ('student.loss_adm_consensus', 'student.loss_adm_feat',
+                 'teacher.loss_adm_divergence', 'student.loss_dml'):
+        assert term in log, term
+    assert 'teacher.mIoU' in log
+    ckpt = load_checkpoint_safely(osp.join(work_dir, 'iter_4.pth'))
+    keys = ckpt['state_dict'].keys()
+    assert any(k.startswith('distiller.connectors.student.adm_adapter')
+               for k in keys)
+    assert not any('.module.' in k for k in keys)
+    student = load_checkpoint_safely(exported_student(work_dir))
+    assert not any('adm' in k for k in student['state_dict'])
