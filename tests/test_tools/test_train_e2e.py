@@ -274,3 +274,47 @@ def test_adm_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
     assert not any('.module.' in k for k in keys)
     student = load_checkpoint_safely(exported_student(work_dir))
     assert not any('adm' in k for k in student['state_dict'])
+
+
+OFFLINE_BODY = """
+model = dict(peers=dict(teacher=dict(cfg_options={{
+    'model.init_cfg': dict(type='Pretrained', checkpoint={ckpt!r})}})))
+tiny = dict(type='mmokd.OfflineCIFAR100', data_root={root!r},
+            check_md5=False, pipeline=[dict(type='PackInputs')])
+train_dataloader = dict(
+    _delete_=True, batch_size=16, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(tiny, split='train'))
+val_dataloader = dict(
+    _delete_=True, batch_size=16, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(tiny, split='test'))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs=1)
+default_hooks = dict(logger=dict(interval=1))
+"""
+
+
+def test_offline_kd_with_adm_keeps_the_teacher_frozen(tmp_path,
+                                                      tiny_cifar100):
+    from mmokd.models.builders import ExternalModel
+    torch.manual_seed(0)
+    teacher = ExternalModel('mmpretrain::resnet/resnet34_8xb32_in1k.py')
+    ckpt = str(tmp_path / 'teacher_r34.pth')
+    torch.save({'state_dict': teacher.state_dict()}, ckpt)
+    cfg = write_config(
+        tmp_path / 'offline.py',
+        osp.join(REPO, 'configs/adm/offline_kd_resnet34_resnet18_in1k.py'),
+        OFFLINE_BODY.format(ckpt=ckpt, root=tiny_cifar100))
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool([python(), 'tools/train.py', cfg, '--work-dir',
+                     work_dir], env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    assert 'student.loss_kd' in log and 'student.loss_adm_consensus' in log
+    assert 'teacher.loss' not in log and 'loss_adm_divergence' not in log
+    assert 'teacher.accuracy/top1' in log
+    saved = load_checkpoint_safely(osp.join(work_dir, 'epoch_1.pth'))
+    for key, value in teacher.state_dict().items():
+        assert torch.equal(saved['state_dict'][f'teacher.{key}'], value), key
+    assert set(saved['optimizer']) == {'student'}

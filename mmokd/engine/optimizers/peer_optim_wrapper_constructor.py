@@ -64,12 +64,12 @@ class PeerOptimWrapperConstructor:
             OptimWrapperDict: ``{peer: OptimWrapper}``.
         """
         algorithm = model.module if is_model_wrapper(model) else model
-        peers = list(getattr(algorithm, 'peer_names', []))
+        peers = list(getattr(algorithm, 'trainable_peers', []))
         keys = list(self.optim_wrapper_cfg)
         if sorted(keys) != sorted(peers):
             raise ValueError(
                 f'optim_wrapper: keys {sorted(keys)} must be exactly the '
-                f'peers {sorted(peers)}, one optimizer config each.')
+                f'trained peers {sorted(peers)}, one optimizer config each.')
         distiller = algorithm.distiller
         distiller = distiller.module if is_model_wrapper(distiller) \
             else distiller

@@ -1,7 +1,8 @@
 """The online distillation algorithm: N peers trained together."""
 from contextlib import ExitStack, contextmanager
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
+import torch
 from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor, nn
@@ -58,6 +59,10 @@ class OnlineDistill(BaseModel):
             preprocessor. Defaults to the student's own; an untyped dict
             (as in mmpretrain dataset configs) takes the type of the
             student's.
+        frozen_peers (list[str]): Peers that are not trained (offline KD,
+            e.g. a pretrained teacher loaded through its ``init_cfg``): no
+            gradient, BatchNorm in eval mode, a ``'tensor'`` forward under
+            ``no_grad`` for their records, no optimizer, no losses.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -66,6 +71,7 @@ class OnlineDistill(BaseModel):
                  distiller: dict,
                  student: str = 'student',
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 frozen_peers: Sequence[str] = (),
                  init_cfg: Optional[dict] = None) -> None:
         if student not in peers:
             raise ValueError(
@@ -80,14 +86,31 @@ class OnlineDistill(BaseModel):
             data_preprocessor=self._shared_preprocessor(
                 data_preprocessor, built[student]),
             init_cfg=init_cfg)
+        unknown = set(frozen_peers) - set(peers)
+        if unknown or student in frozen_peers:
+            raise ValueError(
+                f'model.frozen_peers: {sorted(frozen_peers)} must name '
+                f'peers of model.peers {list(peers)} other than the '
+                'student.')
         self.peer_names: List[str] = list(built)
+        self.frozen_peers = [n for n in self.peer_names if n in frozen_peers]
+        self.trainable_peers = [
+            n for n in self.peer_names if n not in frozen_peers
+        ]
         self.student_name = student
         self.eval_peer = student
         for name, network in built.items():
             self.add_module(name, network)
+        for name in self.frozen_peers:
+            built[name].requires_grad_(False)
         self._check_class_counts(built)
         self.distiller = MODELS.build(distiller)
         self.distiller.prepare(built)
+        owners_frozen = set(self.distiller.losses) & set(self.frozen_peers)
+        if owners_frozen:
+            raise ValueError(
+                f'model.distiller.losses: {sorted(owners_frozen)} are frozen '
+                'and cannot own loss terms (they are not trained).')
         self._register_state_dict_hook(self._strip_wrapper_keys)
 
     @staticmethod
@@ -135,6 +158,13 @@ class OnlineDistill(BaseModel):
                 new_key = f'{prefix}{name}.' + key[len(old):]
                 state_dict[new_key] = state_dict.pop(key)
 
+    def train(self, mode: bool = True) -> 'OnlineDistill':
+        """Sets train / eval mode; frozen peers always stay in eval."""
+        super().train(mode)
+        for name in self.frozen_peers:
+            self.peer(name).eval()
+        return self
+
     def peer(self, name: str) -> nn.Module:
         """The peer called ``name`` (possibly DDP-wrapped)."""
         return self._modules[name]
@@ -166,6 +196,11 @@ class OnlineDistill(BaseModel):
         distiller = unwrap(self.distiller)
         losses: Dict[str, LossDict] = {}
         for name in self.peer_names:
+            if name in self.frozen_peers:
+                with distiller.recording(name), torch.no_grad():
+                    self.peer(name)(inputs, data_samples, mode='tensor')
+                losses[name] = {}
+                continue
             with distiller.recording(name):
                 task = self.peer(name)(inputs, data_samples, mode='loss')
             # A bare 'loss' (mmpretrain heads) would be hidden by the
@@ -222,14 +257,14 @@ class OnlineDistill(BaseModel):
             return super().train_step(data, optim_wrapper)
         self._check_optim_keys(optim_wrapper)
         with ExitStack() as stack:
-            for name in self.peer_names:
+            for name in self.trainable_peers:
                 stack.enter_context(
                     optim_wrapper[name].optim_context(self.peer(name)))
             data = self.data_preprocessor(data, True)
             losses = self.peer_losses(**data)
         log_vars: Dict[str, Tensor] = {}
         total = 0
-        for name in self.peer_names:
+        for name in self.trainable_peers:
             loss, peer_log = self.parse_losses(losses[name])
             optim_wrapper[name].update_params(loss)
             log_vars.update(add_prefix(peer_log, name))
@@ -238,9 +273,10 @@ class OnlineDistill(BaseModel):
         return log_vars
 
     def _check_optim_keys(self, optim_wrapper: OptimWrapperDict) -> None:
-        """Raises unless there is exactly one optimizer per peer."""
-        if set(optim_wrapper.keys()) != set(self.peer_names):
+        """Raises unless there is exactly one optimizer per trained peer."""
+        if set(optim_wrapper.keys()) != set(self.trainable_peers):
             raise ValueError(
                 f'optim_wrapper: keys {sorted(optim_wrapper.keys())} must '
-                f'be the peers {sorted(self.peer_names)}, one optimizer '
-                'each (constructor="mmokd.PeerOptimWrapperConstructor").')
+                f'be the trained peers {sorted(self.trainable_peers)}, one '
+                'optimizer each (constructor='
+                '"mmokd.PeerOptimWrapperConstructor").')

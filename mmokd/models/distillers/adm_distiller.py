@@ -118,44 +118,57 @@ class ADMDistiller(OnlineDistiller):
             record(peer, 'adm_weight', cls_src[peer] + '.weight',
                    'Parameter')
             record(peer, 'adm_bias', cls_src[peer] + '.bias', 'Parameter')
-        adapter('adm_adapter', channels[s], channels[t])
+        if gamma == 0 and channels[s] != channels[t]:
+            raise ValueError(
+                'model.distiller.gamma: the similarity map compares the '
+                'student through the 1x1 adapter when channel counts differ '
+                f'({channels[s]} vs {channels[t]}), and only the feature '
+                'loss trains it; set gamma > 0.')
         feat_s = ref(s, 'adm_feat', feat_idx)
         feat_t = ref(t, 'adm_feat', feat_idx)
         aligned = ref(s, 'adm_feat', feat_idx, 'adm_adapter') \
             if channels[s] != channels[t] else feat_s
 
-        stages_s, stages_t = [], []
-        for i, stage in enumerate(feature_stages or []):
-            src = _per_peer(stage['source'], s, t)
-            name, conn = f'adm_stage{i}', f'adm_adapter{i}'
-            record(s, name, src[s], 'ModuleOutputs')
-            record(t, name, src[t], 'ModuleOutputs')
-            adapter(conn, stage['channels'][s], stage['channels'][t])
-            stages_s.append(ref(s, name, stage.get('data_idx'), conn))
-            stages_t.append(ref(t, name, stage.get('data_idx')))
-        # F itself is always the deepest stage: this trains the adapter
-        # that the similarity map compares through.
-        stages_s.append(ref(s, 'adm_feat', feat_idx, 'adm_adapter'))
-        stages_t.append(feat_t)
-
         gt = dict(data='gt')
-        losses[s]['loss_adm_feat'] = dict(
-            type='mmokd.ADMFeatureLoss', loss_weight=gamma)
-        mappings[s]['loss_adm_feat'] = dict(
-            feats_s_aligned=stages_s, feats_t=stages_t)
-        losses[s]['loss_adm_consensus'] = dict(
-            type='mmokd.ADMConsensusLoss', loss_weight=alpha,
-            form=consensus_form, eps=eps, ignore_index=ignore_index)
-        mappings[s]['loss_adm_consensus'] = dict(
-            feat_s=feat_s, feat_s_aligned=aligned, feat_t=feat_t,
-            weight_s=ref(s, 'adm_weight'), bias_s=ref(s, 'adm_bias'), gt=gt,
-            weight_t=ref(t, 'adm_weight'), bias_t=ref(t, 'adm_bias'))
-        losses[t]['loss_adm_divergence'] = dict(
-            type='mmokd.ADMDivergenceLoss', loss_weight=beta, eps=eps,
-            ignore_index=ignore_index)
-        mappings[t]['loss_adm_divergence'] = dict(
-            feat_t=feat_t, feat_s_aligned=aligned,
-            weight_t=ref(t, 'adm_weight'), bias_t=ref(t, 'adm_bias'), gt=gt)
+        if gamma > 0:
+            adapter('adm_adapter', channels[s], channels[t])
+            stages_s, stages_t = [], []
+            for i, stage in enumerate(feature_stages or []):
+                src = _per_peer(stage['source'], s, t)
+                name, conn = f'adm_stage{i}', f'adm_adapter{i}'
+                record(s, name, src[s], 'ModuleOutputs')
+                record(t, name, src[t], 'ModuleOutputs')
+                adapter(conn, stage['channels'][s], stage['channels'][t])
+                stages_s.append(ref(s, name, stage.get('data_idx'), conn))
+                stages_t.append(ref(t, name, stage.get('data_idx')))
+            # F itself is always the deepest stage: this trains the adapter
+            # that the similarity map compares through.
+            stages_s.append(ref(s, 'adm_feat', feat_idx, 'adm_adapter'))
+            stages_t.append(feat_t)
+            losses[s]['loss_adm_feat'] = dict(
+                type='mmokd.ADMFeatureLoss', loss_weight=gamma)
+            mappings[s]['loss_adm_feat'] = dict(
+                feats_s_aligned=stages_s, feats_t=stages_t)
+        if alpha > 0:
+            losses[s]['loss_adm_consensus'] = dict(
+                type='mmokd.ADMConsensusLoss', loss_weight=alpha,
+                form=consensus_form, eps=eps, ignore_index=ignore_index)
+            mappings[s]['loss_adm_consensus'] = dict(
+                feat_s=feat_s, feat_s_aligned=aligned, feat_t=feat_t,
+                weight_s=ref(s, 'adm_weight'), bias_s=ref(s, 'adm_bias'),
+                gt=gt, weight_t=ref(t, 'adm_weight'),
+                bias_t=ref(t, 'adm_bias'))
+        if beta > 0:
+            losses[t]['loss_adm_divergence'] = dict(
+                type='mmokd.ADMDivergenceLoss', loss_weight=beta, eps=eps,
+                ignore_index=ignore_index)
+            mappings[t]['loss_adm_divergence'] = dict(
+                feat_t=feat_t, feat_s_aligned=aligned,
+                weight_t=ref(t, 'adm_weight'), bias_t=ref(t, 'adm_bias'),
+                gt=gt)
+        losses = {peer: terms for peer, terms in losses.items() if terms}
+        mappings = {peer: m for peer, m in mappings.items() if m}
+        connectors = {peer: c for peer, c in connectors.items() if c}
         super().__init__(
             recorders=recorders, losses=losses,
             loss_forward_mappings=mappings, connectors=connectors, **kwargs)
