@@ -27,7 +27,7 @@ def test_config_builds_its_model(path):
     if 'optim_wrapper' in cfg and 'constructor' in cfg.optim_wrapper:
         peers = {k for k, v in cfg.optim_wrapper.items()
                  if isinstance(v, dict)}
-        assert peers == set(model.peer_names)
+        assert peers == set(model.trainable_peers)
 
 
 def test_example_pair_changes_only_the_teacher():

@@ -6,13 +6,19 @@ _base_ = ['./offline_kd_resnet34_resnet18_in1k.py']
 
 model = dict(
     distiller=dict(
-        losses=dict(student=dict(
-            _delete_=True,
-            loss_dkd=dict(type='DKDLoss', tau=1, beta=0.5, loss_weight=1,
-                          reduction='mean'))),
-        loss_forward_mappings=dict(student=dict(
-            _delete_=True,
-            loss_dkd=dict(
-                preds_S=dict(peer='student', recorder='logits'),
-                preds_T=dict(peer='teacher', recorder='logits'),
-                gt_labels=dict(data='gt'))))))
+        losses=dict(
+            student=dict(
+                _delete_=True,
+                loss_dkd=dict(
+                    type='DKDLoss',
+                    tau=1,
+                    beta=0.5,
+                    loss_weight=1,
+                    reduction='mean'))),
+        loss_forward_mappings=dict(
+            student=dict(
+                _delete_=True,
+                loss_dkd=dict(
+                    preds_S=dict(peer='student', recorder='logits'),
+                    preds_T=dict(peer='teacher', recorder='logits'),
+                    gt_labels=dict(data='gt'))))))

@@ -32,13 +32,16 @@ model = dict(
         alpha=0.1,
         beta=0.0,
         gamma=0.0,
-        recorders=dict(student=dict(logits=logits),
-                       teacher=dict(logits=logits)),
-        losses=dict(student=dict(
-            loss_kd=dict(type='KLDivergence', tau=1, loss_weight=3))),
-        loss_forward_mappings=dict(student=dict(loss_kd=dict(
-            preds_S=dict(peer='student', recorder='logits'),
-            preds_T=dict(peer='teacher', recorder='logits'))))))
+        recorders=dict(
+            student=dict(logits=logits), teacher=dict(logits=logits)),
+        losses=dict(
+            student=dict(
+                loss_kd=dict(type='KLDivergence', tau=1, loss_weight=3))),
+        loss_forward_mappings=dict(
+            student=dict(
+                loss_kd=dict(
+                    preds_S=dict(peer='student', recorder='logits'),
+                    preds_T=dict(peer='teacher', recorder='logits'))))))
 
 optim_wrapper = dict(
     _delete_=True,

@@ -1,0 +1,328 @@
+"""Shapes, parameter counts and plumbing of the CIFAR backbones.
+
+Parameter counts: every expected integer below is derived twice. Once by
+the closed-form layer arithmetic in the ``*_params`` helpers of this file,
+written from the architecture specs (He et al. 2016 Sec. 4.2; Zagoruyko
+& Komodakis 2016; Simonyan & Zisserman 2015 with BN; Zhang et al. 2018
+Table 1; Ma et al. 2018 Table 5; Sandler et al. 2018 Table 2) with the
+CIFAR changes of the CRD / RepDistiller benchmark (Tian et al., ICLR
+2020), and once as a hard-coded integer; both must equal the built
+model's count. Each count includes a 100-class linear head
+(``C * 100 + 100``), and rounds to the figure the CIFAR-100 KD
+literature reports (e.g. the CRD / DKD / ReviewKD tables): resnet8x4
+1.23M, resnet32x4 7.43M, resnet56 0.86M, resnet110 1.74M, WRN-16-2
+0.70M, WRN-40-2 2.25M, VGG-8 3.96M, VGG-13 9.46M, ShuffleNetV1 0.95M,
+ShuffleNetV2 1.36M, MobileNetV2 (x0.5) 0.81M.
+"""
+import pytest
+import torch
+from torch import nn
+
+from mmokd.models.backbones import (CIFARMobileNetV2, CIFARResNet,
+                                    CIFARShuffleNetV1, CIFARShuffleNetV2,
+                                    CIFARVGG, CIFARWideResNet)
+from mmokd.models.backbones.cifar_shufflenet_v1 import channel_shuffle
+from mmokd.registry import MODELS
+
+NUM_CLASSES = 100
+
+
+# Layer arithmetic --------------------------------------------------------
+def conv(k, cin, cout, groups=1, bias=False):
+    """Weights (and bias) of a k x k convolution."""
+    return k * k * (cin // groups) * cout + (cout if bias else 0)
+
+
+def bn(c):
+    """Affine parameters of a BatchNorm layer."""
+    return 2 * c
+
+
+def head(c):
+    """A linear classifier with bias over ``NUM_CLASSES`` classes."""
+    return c * NUM_CLASSES + NUM_CLASSES
+
+
+def resnet_params(depth, stem, stages):
+    """He et al. CIFAR ResNet, option-B (1x1 conv + BN) projections."""
+    n = (depth - 2) // 6
+    total = conv(3, 3, stem) + bn(stem)
+    cin = stem
+    for i, w in enumerate(stages):
+        for j in range(n):
+            c = cin if j == 0 else w
+            total += conv(3, c, w) + bn(w) + conv(3, w, w) + bn(w)
+            if j == 0 and (i > 0 or c != w):
+                total += conv(1, c, w) + bn(w)
+        cin = w
+    return total + head(stages[-1])
+
+
+def wrn_params(depth, k):
+    """Pre-activation WRN: 1x1 conv shortcut where the width changes."""
+    n = (depth - 4) // 6
+    total = conv(3, 3, 16)
+    cin = 16
+    for w in (16 * k, 32 * k, 64 * k):
+        for j in range(n):
+            c = cin if j == 0 else w
+            total += bn(c) + conv(3, c, w) + bn(w) + conv(3, w, w)
+            if c != w:
+                total += conv(1, c, w)
+        cin = w
+    return total + bn(cin) + head(cin)
+
+
+def vgg_params(convs_per_stage):
+    """3x3 convs with bias + BN, widths (64, 128, 256, 512, 512)."""
+    total, cin = 0, 3
+    for w, n in zip((64, 128, 256, 512, 512), convs_per_stage):
+        for _ in range(n):
+            total += conv(3, cin, w, bias=True) + bn(w)
+            cin = w
+    return total + head(512)
+
+
+def shufflenet_v1_params(groups, stages, blocks=(4, 8, 4)):
+    """1x1 stem to 24; bottleneck = branch width / 4; concat on stride 2."""
+    total = conv(1, 3, 24) + bn(24)
+    cin = 24
+    for i, (w, n) in enumerate(zip(stages, blocks)):
+        for j in range(n):
+            c = cin if j == 0 else w
+            out = w - c if j == 0 else w
+            mid = out // 4
+            g1 = 1 if (i == 0 and j == 0) else groups
+            total += conv(1, c, mid, g1) + bn(mid)
+            total += conv(3, mid, mid, mid) + bn(mid)
+            total += conv(1, mid, out, groups) + bn(out)
+        cin = w
+    return total + head(stages[-1])
+
+
+def shufflenet_v2_params(stages, last, blocks=(4, 8, 4)):
+    """1x1 stem to 24; down unit + (n - 1) basic units; 1x1 conv5."""
+    total = conv(1, 3, 24) + bn(24)
+    cin = 24
+    for w, n in zip(stages, blocks):
+        h = w // 2
+        # down unit: left dw3x3 + 1x1, right 1x1 + dw3x3 + 1x1
+        total += conv(3, cin, cin, cin) + bn(cin) + conv(1, cin, h) + bn(h)
+        total += conv(1, cin, h) + bn(h) + conv(3, h, h, h) + bn(h)
+        total += conv(1, h, h) + bn(h)
+        # basic units on half of the channels: 1x1, dw3x3, 1x1
+        total += (n - 1) * (2 * (conv(1, h, h) + bn(h)) + conv(3, h, h, h) +
+                            bn(h))
+        cin = w
+    return total + conv(1, cin, last) + bn(last) + head(last)
+
+
+def mobilenet_v2_params(width_mult, t):
+    """RepDistiller MobileNetV2: expansion conv in every block, int()."""
+    settings = [(1, 16, 1), (t, 24, 2), (t, 32, 3), (t, 64, 4), (t, 96, 3),
+                (t, 160, 3), (t, 320, 1)]
+    cin = int(32 * width_mult)
+    total = conv(3, 3, cin) + bn(cin)
+    for e, c, n in settings:
+        w = int(c * width_mult)
+        for j in range(n):
+            ci = cin if j == 0 else w
+            hid = ci * e
+            total += conv(1, ci, hid) + bn(hid) + conv(3, hid, hid, hid)
+            total += bn(hid) + conv(1, hid, w) + bn(w)
+        cin = w
+    return total + conv(1, cin, 1280) + bn(1280) + head(1280)
+
+
+# name: (config, out_channels, last map shape for a (2, 3, 32, 32) input,
+#        closed-form count, hard-coded count)
+CASES = {
+    'resnet8x4': (dict(type='CIFARResNet', arch='resnet8x4'), 256,
+                  (2, 256, 8, 8), resnet_params(8, 32, (64, 128, 256)),
+                  1233540),
+    'resnet32x4': (dict(type='CIFARResNet', arch='resnet32x4'), 256,
+                   (2, 256, 8, 8), resnet_params(32, 32, (64, 128, 256)),
+                   7433860),
+    'resnet20': (dict(type='CIFARResNet', depth=20), 64, (2, 64, 8, 8),
+                 resnet_params(20, 16, (16, 32, 64)), 278324),
+    'resnet56': (dict(type='CIFARResNet', arch='resnet56'), 64,
+                 (2, 64, 8, 8), resnet_params(56, 16, (16, 32, 64)),
+                 861620),
+    'resnet110': (dict(type='CIFARResNet', arch='resnet110'), 64,
+                  (2, 64, 8, 8), resnet_params(110, 16, (16, 32, 64)),
+                  1736564),
+    'wrn_16_2': (dict(type='CIFARWideResNet', depth=16, widen_factor=2),
+                 128, (2, 128, 8, 8), wrn_params(16, 2), 703284),
+    'wrn_40_2': (dict(type='CIFARWideResNet', arch='wrn_40_2'), 128,
+                 (2, 128, 8, 8), wrn_params(40, 2), 2255156),
+    'vgg8': (dict(type='CIFARVGG', depth=8), 512, (2, 512, 4, 4),
+             vgg_params((1, 1, 1, 1, 1)), 3965028),
+    'vgg13': (dict(type='CIFARVGG', arch='vgg13'), 512, (2, 512, 4, 4),
+              vgg_params((2, 2, 2, 2, 2)), 9462180),
+    'shufflenet_v1': (dict(type='CIFARShuffleNetV1', groups=3), 960,
+                      (2, 960, 4, 4),
+                      shufflenet_v1_params(3, (240, 480, 960)), 949258),
+    'shufflenet_v2': (dict(type='CIFARShuffleNetV2', widen_factor=1.0),
+                      1024, (2, 1024, 4, 4),
+                      shufflenet_v2_params((116, 232, 464), 1024), 1355528),
+    'mobilenet_v2_x0.5': (dict(
+        type='CIFARMobileNetV2', width_mult=0.5, expand_ratio=6), 1280,
+                          (2, 1280, 2, 2), mobilenet_v2_params(0.5, 6),
+                          812836),
+}
+
+
+def num_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_preset_shape_and_param_count(name):
+    cfg, channels, shape, derived, expected = CASES[name]
+    model = MODELS.build(cfg)
+    model.init_weights()
+    assert model.out_channels == channels
+    outs = model(torch.rand(2, 3, 32, 32))
+    assert isinstance(outs, tuple) and len(outs) == 1
+    assert tuple(outs[-1].shape) == shape
+    # The returned map is post-ReLU (the input of global pooling).
+    assert outs[-1].min() >= 0
+    assert derived == expected
+    assert num_params(model) + head(channels) == expected
+
+
+def test_prefixed_type_builds():
+    model = MODELS.build(dict(type='mmokd.CIFARResNet', arch='resnet8x4'))
+    assert isinstance(model, CIFARResNet)
+
+
+@pytest.mark.parametrize('model, shapes', [
+    (CIFARResNet(arch='resnet8x4', out_indices=(0, 1, 2)),
+     [(64, 32), (128, 16), (256, 8)]),
+    (CIFARWideResNet(arch='wrn_16_2', out_indices=(0, 1, 2)),
+     [(32, 32), (64, 16), (128, 8)]),
+    (CIFARVGG(depth=8, out_indices=(0, 1, 2, 3, 4)),
+     [(64, 32), (128, 16), (256, 8), (512, 4), (512, 4)]),
+    (CIFARShuffleNetV1(out_indices=(0, 1, 2)),
+     [(240, 16), (480, 8), (960, 4)]),
+    (CIFARShuffleNetV2(out_indices=(0, 1, 2, 3)),
+     [(116, 16), (232, 8), (464, 4), (1024, 4)]),
+    (CIFARMobileNetV2(out_indices=tuple(range(8))),
+     [(8, 16), (12, 16), (16, 8), (32, 4), (48, 4), (80, 2), (160, 2),
+      (1280, 2)]),
+])
+def test_all_stages(model, shapes):
+    outs = model(torch.rand(2, 3, 32, 32))
+    assert [(o.shape[1], o.shape[2]) for o in outs] == shapes
+    assert model.out_channels == [c for c, _ in shapes]
+
+
+def test_out_indices_order_and_negative():
+    model = CIFARResNet(arch='resnet20', out_indices=(-1, 0))
+    outs = model(torch.rand(1, 3, 32, 32))
+    assert [o.shape[1] for o in outs] == [64, 16]
+    assert model.out_channels == [64, 16]
+
+
+def test_custom_widths_and_presets():
+    model = CIFARResNet(depth=14, stem_channels=8, stage_channels=(8, 16,
+                                                                   24))
+    assert model.num_blocks == 2 and model.out_channels == 24
+    assert model(torch.rand(1, 3, 32, 32))[0].shape == (1, 24, 8, 8)
+    # Explicit arguments override the preset.
+    assert CIFARResNet(arch='resnet8x4', depth=14).num_blocks == 2
+    assert CIFARWideResNet(arch='wrn_40_2').num_blocks == 6
+    assert CIFARVGG(stage_channels=[[8], [16]],
+                    max_pool_stages=(0, )).out_channels == 16
+    # 64x64 inputs: the benchmark also pools after stage 3.
+    vgg = CIFARVGG(depth=8, max_pool_stages=(0, 1, 2, 3))
+    assert vgg(torch.rand(1, 3, 64, 64))[0].shape == (1, 512, 4, 4)
+    assert CIFARVGG(depth=8, norm_cfg=None).out_channels == 512
+    assert CIFARShuffleNetV2(widen_factor=0.5).out_channels == 1024
+    assert CIFARShuffleNetV1(groups=2).out_channels == 800
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(), dict(depth=9), dict(arch='resnet7'),
+    dict(arch='resnet8x4', out_indices=(3, )),
+    dict(depth=8, stage_channels=(1, 2))
+])
+def test_resnet_bad_arguments(kwargs):
+    with pytest.raises((ValueError, KeyError)):
+        CIFARResNet(**kwargs)
+
+
+@pytest.mark.parametrize('cls, kwargs', [
+    (CIFARWideResNet, dict()),
+    (CIFARWideResNet, dict(depth=18)),
+    (CIFARWideResNet, dict(arch='wide')),
+    (CIFARVGG, dict(depth=10)),
+    (CIFARVGG, dict(arch='vgg13', depth=8)),
+    (CIFARShuffleNetV1, dict(groups=5)),
+    (CIFARShuffleNetV2, dict(widen_factor=0.75)),
+    (CIFARMobileNetV2, dict(out_indices=(8, ))),
+])
+def test_bad_arguments(cls, kwargs):
+    with pytest.raises((ValueError, KeyError)):
+        cls(**kwargs)
+
+
+def test_channel_shuffle():
+    x = torch.arange(6.).reshape(1, 6, 1, 1)
+    out = channel_shuffle(x, 3)
+    assert out.flatten().tolist() == [0., 2., 4., 1., 3., 5.]
+    assert x.flatten().tolist() == [0., 1., 2., 3., 4., 5.]
+
+
+@pytest.mark.parametrize('name', ['resnet8x4', 'wrn_16_2', 'vgg8',
+                                  'shufflenet_v1', 'shufflenet_v2',
+                                  'mobilenet_v2_x0.5'])
+def test_recorded_outputs_are_not_modified_in_place(name):
+    """Outputs that forward hooks record (as distillation recorders do)
+    keep their values through forward and backward."""
+    model = MODELS.build(CASES[name][0])
+    records = []
+
+    def hook(module, inputs, output):
+        if isinstance(output, torch.Tensor):
+            records.append((output, output.detach().clone()))
+
+    handles = [
+        m.register_forward_hook(hook) for m in model.modules()
+        if not isinstance(m, nn.Sequential)
+    ]
+    out = model(torch.rand(2, 3, 32, 32))[-1]
+    out.mean().backward()
+    for handle in handles:
+        handle.remove()
+    assert records
+    for recorded, snapshot in records:
+        assert torch.equal(recorded.detach(), snapshot)
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_image_classifier_loss():
+    pytest.importorskip('mmpretrain')
+    from mmpretrain.structures import DataSample
+
+    model = MODELS.build(
+        dict(
+            type='mmpretrain.ImageClassifier',
+            backbone=dict(type='mmokd.CIFARResNet', arch='resnet8x4'),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead',
+                num_classes=NUM_CLASSES,
+                in_channels=256,
+                loss=dict(type='CrossEntropyLoss', loss_weight=1.0))))
+    model.init_weights()
+    assert isinstance(model.backbone, CIFARResNet)
+    assert num_params(model) == CASES['resnet8x4'][4]
+    inputs = torch.rand(4, 3, 32, 32)
+    samples = [DataSample().set_gt_label(i * 7) for i in range(4)]
+    losses = model(inputs, samples, mode='loss')
+    assert set(losses) == {'loss'}
+    assert torch.isfinite(losses['loss'])
+    losses['loss'].backward()
+    logits = model(inputs, mode='tensor')
+    assert logits.shape == (4, NUM_CLASSES)
