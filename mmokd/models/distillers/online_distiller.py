@@ -201,14 +201,14 @@ class OnlineDistiller(BaseModule):
         with manager:
             yield
 
-    def _fetch(self, source: Any, data_samples: List[Any],
+    def fetch(self, source: Any, data_samples: List[Any],
                cache: Dict[tuple, Any]) -> Any:
         """Returns the tensor (or list) a mapping source points to.
 
         Connector outputs are computed once per step (``cache``).
         """
         if isinstance(source, list):
-            return [self._fetch(item, data_samples, cache) for item in source]
+            return [self.fetch(item, data_samples, cache) for item in source]
         if 'data' in source:
             return stack_labels(data_samples)
         peer = source['peer']
@@ -242,7 +242,7 @@ class OnlineDistiller(BaseModule):
             mappings = self.loss_forward_mappings[owner]
             results[owner] = {
                 name: loss(**{
-                    arg: self._fetch(source, data_samples, cache)
+                    arg: self.fetch(source, data_samples, cache)
                     for arg, source in mappings[name].items()
                 })
                 for name, loss in losses.items()

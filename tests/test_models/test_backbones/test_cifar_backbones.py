@@ -111,8 +111,8 @@ def shufflenet_v2_params(stages, last, blocks=(4, 8, 4)):
         total += conv(1, cin, h) + bn(h) + conv(3, h, h, h) + bn(h)
         total += conv(1, h, h) + bn(h)
         # basic units on half of the channels: 1x1, dw3x3, 1x1
-        total += (n - 1) * (2 * (conv(1, h, h) + bn(h)) + conv(3, h, h, h) +
-                            bn(h))
+        basic = 2 * (conv(1, h, h) + bn(h)) + conv(3, h, h, h) + bn(h)
+        total += (n - 1) * basic
         cin = w
     return total + conv(1, cin, last) + bn(last) + head(last)
 
@@ -134,41 +134,94 @@ def mobilenet_v2_params(width_mult, t):
     return total + conv(1, cin, 1280) + bn(1280) + head(1280)
 
 
-# name: (config, out_channels, last map shape for a (2, 3, 32, 32) input,
-#        closed-form count, hard-coded count)
+# Per preset: the config, ``out_channels``, the last map's shape for a
+# (2, 3, 32, 32) input, the closed-form parameter count and the same
+# count hard-coded (both with a 100-class linear head).
 CASES = {
-    'resnet8x4': (dict(type='CIFARResNet', arch='resnet8x4'), 256,
-                  (2, 256, 8, 8), resnet_params(8, 32, (64, 128, 256)),
-                  1233540),
-    'resnet32x4': (dict(type='CIFARResNet', arch='resnet32x4'), 256,
-                   (2, 256, 8, 8), resnet_params(32, 32, (64, 128, 256)),
-                   7433860),
-    'resnet20': (dict(type='CIFARResNet', depth=20), 64, (2, 64, 8, 8),
-                 resnet_params(20, 16, (16, 32, 64)), 278324),
-    'resnet56': (dict(type='CIFARResNet', arch='resnet56'), 64,
-                 (2, 64, 8, 8), resnet_params(56, 16, (16, 32, 64)),
-                 861620),
-    'resnet110': (dict(type='CIFARResNet', arch='resnet110'), 64,
-                  (2, 64, 8, 8), resnet_params(110, 16, (16, 32, 64)),
-                  1736564),
-    'wrn_16_2': (dict(type='CIFARWideResNet', depth=16, widen_factor=2),
-                 128, (2, 128, 8, 8), wrn_params(16, 2), 703284),
-    'wrn_40_2': (dict(type='CIFARWideResNet', arch='wrn_40_2'), 128,
-                 (2, 128, 8, 8), wrn_params(40, 2), 2255156),
-    'vgg8': (dict(type='CIFARVGG', depth=8), 512, (2, 512, 4, 4),
-             vgg_params((1, 1, 1, 1, 1)), 3965028),
-    'vgg13': (dict(type='CIFARVGG', arch='vgg13'), 512, (2, 512, 4, 4),
-              vgg_params((2, 2, 2, 2, 2)), 9462180),
-    'shufflenet_v1': (dict(type='CIFARShuffleNetV1', groups=3), 960,
-                      (2, 960, 4, 4),
-                      shufflenet_v1_params(3, (240, 480, 960)), 949258),
-    'shufflenet_v2': (dict(type='CIFARShuffleNetV2', widen_factor=1.0),
-                      1024, (2, 1024, 4, 4),
-                      shufflenet_v2_params((116, 232, 464), 1024), 1355528),
-    'mobilenet_v2_x0.5': (dict(
-        type='CIFARMobileNetV2', width_mult=0.5, expand_ratio=6), 1280,
-                          (2, 1280, 2, 2), mobilenet_v2_params(0.5, 6),
-                          812836),
+    'resnet8x4':
+    dict(
+        cfg=dict(type='CIFARResNet', arch='resnet8x4'),
+        channels=256,
+        shape=(2, 256, 8, 8),
+        derived=resnet_params(8, 32, (64, 128, 256)),
+        expected=1233540),
+    'resnet32x4':
+    dict(
+        cfg=dict(type='CIFARResNet', arch='resnet32x4'),
+        channels=256,
+        shape=(2, 256, 8, 8),
+        derived=resnet_params(32, 32, (64, 128, 256)),
+        expected=7433860),
+    'resnet20':
+    dict(
+        cfg=dict(type='CIFARResNet', depth=20),
+        channels=64,
+        shape=(2, 64, 8, 8),
+        derived=resnet_params(20, 16, (16, 32, 64)),
+        expected=278324),
+    'resnet56':
+    dict(
+        cfg=dict(type='CIFARResNet', arch='resnet56'),
+        channels=64,
+        shape=(2, 64, 8, 8),
+        derived=resnet_params(56, 16, (16, 32, 64)),
+        expected=861620),
+    'resnet110':
+    dict(
+        cfg=dict(type='CIFARResNet', arch='resnet110'),
+        channels=64,
+        shape=(2, 64, 8, 8),
+        derived=resnet_params(110, 16, (16, 32, 64)),
+        expected=1736564),
+    'wrn_16_2':
+    dict(
+        cfg=dict(type='CIFARWideResNet', depth=16, widen_factor=2),
+        channels=128,
+        shape=(2, 128, 8, 8),
+        derived=wrn_params(16, 2),
+        expected=703284),
+    'wrn_40_2':
+    dict(
+        cfg=dict(type='CIFARWideResNet', arch='wrn_40_2'),
+        channels=128,
+        shape=(2, 128, 8, 8),
+        derived=wrn_params(40, 2),
+        expected=2255156),
+    'vgg8':
+    dict(
+        cfg=dict(type='CIFARVGG', depth=8),
+        channels=512,
+        shape=(2, 512, 4, 4),
+        derived=vgg_params((1, 1, 1, 1, 1)),
+        expected=3965028),
+    'vgg13':
+    dict(
+        cfg=dict(type='CIFARVGG', arch='vgg13'),
+        channels=512,
+        shape=(2, 512, 4, 4),
+        derived=vgg_params((2, 2, 2, 2, 2)),
+        expected=9462180),
+    'shufflenet_v1':
+    dict(
+        cfg=dict(type='CIFARShuffleNetV1', groups=3),
+        channels=960,
+        shape=(2, 960, 4, 4),
+        derived=shufflenet_v1_params(3, (240, 480, 960)),
+        expected=949258),
+    'shufflenet_v2':
+    dict(
+        cfg=dict(type='CIFARShuffleNetV2', widen_factor=1.0),
+        channels=1024,
+        shape=(2, 1024, 4, 4),
+        derived=shufflenet_v2_params((116, 232, 464), 1024),
+        expected=1355528),
+    'mobilenet_v2_x0.5':
+    dict(
+        cfg=dict(type='CIFARMobileNetV2', width_mult=0.5, expand_ratio=6),
+        channels=1280,
+        shape=(2, 1280, 2, 2),
+        derived=mobilenet_v2_params(0.5, 6),
+        expected=812836),
 }
 
 
@@ -178,7 +231,8 @@ def num_params(module):
 
 @pytest.mark.parametrize('name', list(CASES))
 def test_preset_shape_and_param_count(name):
-    cfg, channels, shape, derived, expected = CASES[name]
+    case = CASES[name]
+    cfg, channels, shape = case['cfg'], case['channels'], case['shape']
     model = MODELS.build(cfg)
     model.init_weights()
     assert model.out_channels == channels
@@ -187,8 +241,8 @@ def test_preset_shape_and_param_count(name):
     assert tuple(outs[-1].shape) == shape
     # The returned map is post-ReLU (the input of global pooling).
     assert outs[-1].min() >= 0
-    assert derived == expected
-    assert num_params(model) + head(channels) == expected
+    assert case['derived'] == case['expected']
+    assert num_params(model) + head(channels) == case['expected']
 
 
 def test_prefixed_type_builds():
@@ -197,19 +251,23 @@ def test_prefixed_type_builds():
 
 
 @pytest.mark.parametrize('model, shapes', [
-    (CIFARResNet(arch='resnet8x4', out_indices=(0, 1, 2)),
-     [(64, 32), (128, 16), (256, 8)]),
-    (CIFARWideResNet(arch='wrn_16_2', out_indices=(0, 1, 2)),
-     [(32, 32), (64, 16), (128, 8)]),
-    (CIFARVGG(depth=8, out_indices=(0, 1, 2, 3, 4)),
-     [(64, 32), (128, 16), (256, 8), (512, 4), (512, 4)]),
-    (CIFARShuffleNetV1(out_indices=(0, 1, 2)),
-     [(240, 16), (480, 8), (960, 4)]),
-    (CIFARShuffleNetV2(out_indices=(0, 1, 2, 3)),
-     [(116, 16), (232, 8), (464, 4), (1024, 4)]),
-    (CIFARMobileNetV2(out_indices=tuple(range(8))),
-     [(8, 16), (12, 16), (16, 8), (32, 4), (48, 4), (80, 2), (160, 2),
-      (1280, 2)]),
+    (CIFARResNet(arch='resnet8x4', out_indices=(0, 1, 2)), [(64, 32),
+                                                            (128, 16),
+                                                            (256, 8)]),
+    (CIFARWideResNet(arch='wrn_16_2', out_indices=(0, 1, 2)), [(32, 32),
+                                                               (64, 16),
+                                                               (128, 8)]),
+    (CIFARVGG(depth=8, out_indices=(0, 1, 2, 3, 4)), [(64, 32), (128, 16),
+                                                      (256, 8), (512, 4),
+                                                      (512, 4)]),
+    (CIFARShuffleNetV1(out_indices=(0, 1, 2)), [(240, 16), (480, 8),
+                                                (960, 4)]),
+    (CIFARShuffleNetV2(out_indices=(0, 1, 2, 3)), [(116, 16), (232, 8),
+                                                   (464, 4), (1024, 4)]),
+    (CIFARMobileNetV2(out_indices=tuple(range(8))), [(8, 16), (12, 16),
+                                                     (16, 8), (32, 4), (48, 4),
+                                                     (80, 2), (160, 2),
+                                                     (1280, 2)]),
 ])
 def test_all_stages(model, shapes):
     outs = model(torch.rand(2, 3, 32, 32))
@@ -225,15 +283,14 @@ def test_out_indices_order_and_negative():
 
 
 def test_custom_widths_and_presets():
-    model = CIFARResNet(depth=14, stem_channels=8, stage_channels=(8, 16,
-                                                                   24))
+    model = CIFARResNet(depth=14, stem_channels=8, stage_channels=(8, 16, 24))
     assert model.num_blocks == 2 and model.out_channels == 24
     assert model(torch.rand(1, 3, 32, 32))[0].shape == (1, 24, 8, 8)
     # Explicit arguments override the preset.
     assert CIFARResNet(arch='resnet8x4', depth=14).num_blocks == 2
     assert CIFARWideResNet(arch='wrn_40_2').num_blocks == 6
-    assert CIFARVGG(stage_channels=[[8], [16]],
-                    max_pool_stages=(0, )).out_channels == 16
+    assert CIFARVGG(
+        stage_channels=[[8], [16]], max_pool_stages=(0, )).out_channels == 16
     # 64x64 inputs: the benchmark also pools after stage 3.
     vgg = CIFARVGG(depth=8, max_pool_stages=(0, 1, 2, 3))
     assert vgg(torch.rand(1, 3, 64, 64))[0].shape == (1, 512, 4, 4)
@@ -243,7 +300,9 @@ def test_custom_widths_and_presets():
 
 
 @pytest.mark.parametrize('kwargs', [
-    dict(), dict(depth=9), dict(arch='resnet7'),
+    dict(),
+    dict(depth=9),
+    dict(arch='resnet7'),
     dict(arch='resnet8x4', out_indices=(3, )),
     dict(depth=8, stage_channels=(1, 2))
 ])
@@ -274,13 +333,14 @@ def test_channel_shuffle():
     assert x.flatten().tolist() == [0., 1., 2., 3., 4., 5.]
 
 
-@pytest.mark.parametrize('name', ['resnet8x4', 'wrn_16_2', 'vgg8',
-                                  'shufflenet_v1', 'shufflenet_v2',
-                                  'mobilenet_v2_x0.5'])
+@pytest.mark.parametrize('name', [
+    'resnet8x4', 'wrn_16_2', 'vgg8', 'shufflenet_v1', 'shufflenet_v2',
+    'mobilenet_v2_x0.5'
+])
 def test_recorded_outputs_are_not_modified_in_place(name):
     """Outputs that forward hooks record (as distillation recorders do)
     keep their values through forward and backward."""
-    model = MODELS.build(CASES[name][0])
+    model = MODELS.build(CASES[name]['cfg'])
     records = []
 
     def hook(module, inputs, output):
@@ -317,7 +377,7 @@ def test_image_classifier_loss():
                 loss=dict(type='CrossEntropyLoss', loss_weight=1.0))))
     model.init_weights()
     assert isinstance(model.backbone, CIFARResNet)
-    assert num_params(model) == CASES['resnet8x4'][4]
+    assert num_params(model) == CASES['resnet8x4']['expected']
     inputs = torch.rand(4, 3, 32, 32)
     samples = [DataSample().set_gt_label(i * 7) for i in range(4)]
     losses = model(inputs, samples, mode='loss')
