@@ -3,7 +3,6 @@
 # tau = 1, lambda = 1 (ADM paper, Sec. 5.1; Table 1: DML 73.95 / 79.99).
 _base_ = ['../_base_/online_cifar100_bs128_300e.py']
 
-
 student = dict(
     _scope_='mmpretrain',
     type='ImageClassifier',

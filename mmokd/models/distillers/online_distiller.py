@@ -202,15 +202,18 @@ class OnlineDistiller(BaseModule):
             yield
 
     def fetch(self, source: Any, data_samples: List[Any],
-               cache: Dict[tuple, Any]) -> Any:
+               cache: Dict[Any, Any]) -> Any:
         """Returns the tensor (or list) a mapping source points to.
 
-        Connector outputs are computed once per step (``cache``).
+        Labels and connector outputs are computed once per step
+        (``cache``).
         """
         if isinstance(source, list):
             return [self.fetch(item, data_samples, cache) for item in source]
         if 'data' in source:
-            return stack_labels(data_samples)
+            if 'gt' not in cache:
+                cache['gt'] = stack_labels(data_samples)
+            return cache['gt']
         peer = source['peer']
         key = (peer, source['recorder'], source.get('record_idx', 0),
                source.get('data_idx'), source.get('connector'))
@@ -236,7 +239,7 @@ class OnlineDistiller(BaseModule):
         Returns:
             dict: ``{owner peer: {loss name: weighted loss}}``.
         """
-        cache: Dict[tuple, Any] = {}
+        cache: Dict[Any, Any] = {}
         results: Dict[str, Dict[str, Tensor]] = {}
         for owner, losses in self.losses.items():
             mappings = self.loss_forward_mappings[owner]

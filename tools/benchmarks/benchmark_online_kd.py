@@ -1,4 +1,4 @@
-"""Iteration time and peak memory of DML against its natural baselines.
+"""Iteration time and peak memory of mmokd's online methods.
 
 Measured in one run, on one fixed batch:
 
@@ -6,18 +6,19 @@ Measured in one run, on one fixed batch:
     SGD optimizer), teacher and student separately;
 (b) mmokd ``DML`` (one optimizer per network);
 (c) MMRazor ``SingleTeacherDistill`` with a trainable teacher and KL terms
-    in both directions (the nearest thing MMRazor offers).
+    in both directions (the nearest thing MMRazor offers);
+(d) mmokd ``DML`` + ADM (ADMDistiller with the paper's ImageNet weights).
 
 Time: the variants run interleaved, round after round, and the median of
 each is reported, so machine noise hits them alike. Memory: each variant
 runs in its own subprocess; on CUDA the peak of
 ``torch.cuda.max_memory_allocated`` during its steps, on CPU the growth of
 the process's peak RSS from after model building to after the steps.
-Prints the ratios (b) / sum(a) and (b) / (c).
+Prints the ratios (b) / sum(a), (b) / (c) and (d) / (b).
 
 Example::
 
-    python tools/benchmarks/benchmark_dml.py --task seg --size 128 256
+    python tools/benchmarks/benchmark_online_kd.py --task seg --size 128 256
 """
 import argparse
 import json
@@ -31,7 +32,9 @@ from typing import Callable, Dict, List
 import torch
 
 import mmokd  # noqa: F401
-from mmengine.optim import OptimWrapper, OptimWrapperDict
+from mmengine.optim import OptimWrapper
+
+from mmokd.engine import PeerOptimWrapperConstructor
 from mmokd.models.builders import ExternalModel
 from mmokd.registry import MODELS
 
@@ -41,7 +44,8 @@ SEG_CFGS = dict(
 CLS_CFGS = dict(
     student='mmpretrain::resnet/resnet18_8xb32_in1k.py',
     teacher='mmpretrain::resnet/resnet34_8xb32_in1k.py')
-VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std')
+VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std',
+            'mmokd_dml_adm')
 
 
 def build_peer(args, role: str) -> torch.nn.Module:
@@ -81,6 +85,28 @@ def logits_module(args) -> str:
     return 'decode_head.conv_seg' if args.task == 'seg' else 'head.fc'
 
 
+def adm_distiller(args) -> dict:
+    """ADM on the pair of :data:`SEG_CFGS` / :data:`CLS_CFGS`."""
+    if args.task == 'seg':
+        return dict(
+            type='mmokd.ADMDistiller',
+            feature=dict(source='decode_head.bottleneck'),
+            classifier='decode_head.conv_seg',
+            channels=dict(student=128, teacher=512),
+            alpha=0.2, beta=0.6, gamma=0.01)
+    return dict(
+        type='mmokd.ADMDistiller',
+        feature=dict(source='backbone', data_idx=-1),
+        classifier='head.fc', channels=dict(student=512, teacher=512),
+        feature_stages=[
+            dict(source='backbone.layer2',
+                 channels=dict(student=128, teacher=128)),
+            dict(source='backbone.layer3',
+                 channels=dict(student=256, teacher=256))
+        ],
+        alpha=0.2, beta=0.6, gamma=0.01, consensus_form='kd')
+
+
 def sgd(params) -> OptimWrapper:
     return OptimWrapper(torch.optim.SGD(params, lr=1e-3, momentum=0.9))
 
@@ -94,12 +120,16 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
         return lambda data: model.train_step(data, optim)
     peers = dict(student=build_peer(args, 'student'),
                  teacher=build_peer(args, 'teacher'))
-    if name == 'mmokd_dml':
+    if name.startswith('mmokd_dml'):
+        distiller = adm_distiller(args) if name.endswith('adm') else None
         model = MODELS.build(dict(
             type='mmokd.DML', peers=peers, logits=logits_module(args),
-            dml_loss=dict(type='mmokd.DMLLoss'))).to(device)
-        optim = OptimWrapperDict(**{
-            n: sgd(model.peer(n).parameters()) for n in model.peer_names})
+            dml_loss=dict(type='mmokd.DMLLoss'),
+            distiller=distiller)).to(device)
+        optim = PeerOptimWrapperConstructor({
+            n: dict(optimizer=dict(type='SGD', lr=1e-3, momentum=0.9))
+            for n in model.peer_names
+        })(model)
         return lambda data: model.train_step(data, optim)
     record = dict(type='ModuleOutputs', source=logits_module(args))
     mapping = {
@@ -202,6 +232,10 @@ def main() -> None:
           f'{memory["mmokd_dml"] / plain_mem:.3f}')
     print(f'memory mmokd_dml / mmrazor_std = '
           f'{memory["mmokd_dml"] / memory["mmrazor_std"]:.3f}')
+    print(f'time   mmokd_dml_adm / mmokd_dml = '
+          f'{seconds["mmokd_dml_adm"] / seconds["mmokd_dml"]:.3f}')
+    print(f'memory mmokd_dml_adm / mmokd_dml = '
+          f'{memory["mmokd_dml_adm"] / memory["mmokd_dml"]:.3f}')
 
 
 if __name__ == '__main__':

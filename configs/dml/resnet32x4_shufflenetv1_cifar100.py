@@ -1,0 +1,26 @@
+# DML, ResNet32x4 (teacher) <-> ShuffleNetV1 (student), CIFAR-100, total batch
+# 128 = 1 GPU x 128, 300 epochs, lr 0.1 (x0.1 at 140/200/250), wd 5e-4,
+# tau = 1, lambda = 1 (ADM paper, Sec. 5.1; Table 2: DML 73.58 / 80.08).
+_base_ = ['../_base_/online_cifar100_bs128_300e.py']
+
+student = dict(
+    _scope_='mmpretrain',
+    type='ImageClassifier',
+    backbone=dict(type='mmokd.CIFARShuffleNetV1', groups=3),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=100,
+        in_channels=960,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+teacher = dict(
+    student,
+    backbone=dict(type='mmokd.CIFARResNet', arch='resnet32x4'),
+    head=dict(student['head'], in_channels=256))
+
+model = dict(
+    _scope_='mmokd',
+    type='DML',
+    peers=dict(student=student, teacher=teacher),
+    logits='head.fc',
+    dml_loss=dict(type='DMLLoss', tau=1.0, loss_weight=1.0))

@@ -1,0 +1,190 @@
+"""MobileNetV2 for 32x32 inputs."""
+from typing import List, Optional, Sequence, Tuple, Union
+
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmokd.registry import MODELS
+from .cifar_resnet import _check_out_indices, _conv_norm_act
+
+
+class InvertedResidual(BaseModule):
+    """Inverted residual: 1x1 expand, 3x3 depthwise, linear 1x1 project.
+
+    ``1x1 conv-BN-ReLU`` to ``in_channels * expand_ratio`` channels,
+    ``3x3 depthwise conv-BN-ReLU`` (stride ``stride``), then a linear
+    ``1x1 conv-BN`` to ``out_channels``; the input is added when the
+    stride is 1 and the width is kept. The expansion convolution is
+    present even for ``expand_ratio == 1``, as in the benchmark model.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        stride (int): Stride of the depthwise convolution, 1 or 2.
+        expand_ratio (int): Expansion factor ``t``.
+        norm_cfg (dict): Normalization layer config.
+            Defaults to ``dict(type='BN')``.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 stride: int,
+                 expand_ratio: int,
+                 norm_cfg: dict = dict(type='BN'),
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if stride not in (1, 2):
+            raise ValueError(f'stride must be 1 or 2, got {stride}')
+        hidden = in_channels * expand_ratio
+        self.use_residual = stride == 1 and in_channels == out_channels
+        self.conv = nn.Sequential(
+            _conv_norm_act(in_channels, hidden, 1, norm_cfg),
+            _conv_norm_act(
+                hidden, hidden, 3, norm_cfg, stride=stride, groups=hidden),
+            _conv_norm_act(hidden, out_channels, 1, norm_cfg, act=False))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Applies the block.
+
+        Args:
+            x (Tensor): Input of shape (N, C_in, H, W).
+
+        Returns:
+            Tensor: Output of shape (N, C_out, H / stride, W / stride).
+        """
+        out = self.conv(x)
+        return out + x if self.use_residual else out
+
+
+@MODELS.register_module()
+class CIFARMobileNetV2(BaseModule):
+    """MobileNetV2 for CIFAR (the benchmark's width-0.5 student).
+
+    Sandler et al., "MobileNetV2: Inverted Residuals and Linear
+    Bottlenecks", CVPR 2018. MobileNetV2 with ``width_mult=0.5`` and
+    expansion ``T=6`` is a CIFAR-100 student of the distillation benchmark
+    of Tian et al., "Contrastive Representation Distillation", ICLR 2020
+    (after Jin et al., "Knowledge Distillation via Route Constrained
+    Optimization", ICCV 2019), also used by the ADM paper (ICML 2025).
+
+    Layout (paper, Table 2, with the benchmark's CIFAR changes): a 3x3
+    stride-2 stem convolution to ``32 * width_mult`` channels; seven
+    stages of inverted residual blocks given as (t, c, n, s):
+    (1, 16, 1, 1), (T, 24, 2, 1), (T, 32, 3, 2), (T, 64, 4, 2),
+    (T, 96, 3, 1), (T, 160, 3, 2), (T, 320, 1, 1), widths ``int(c *
+    width_mult)``; then a 1x1 conv-BN-ReLU to 1280 channels (``int(1280 *
+    width_mult)`` when ``width_mult > 1``). The CIFAR change is stride 1
+    instead of 2 in the second stage, so a 32x32 input ends at 2x2.
+
+    ``out_channels`` is 1280 for every ``width_mult <= 1`` (x0.5: 1280).
+
+    Example:
+        >>> import torch
+        >>> model = CIFARMobileNetV2(width_mult=0.5, expand_ratio=6)
+        >>> [tuple(o.shape) for o in model(torch.rand(2, 3, 32, 32))]
+        [(2, 1280, 2, 2)]
+
+    Args:
+        width_mult (float): Width multiplier. Defaults to 0.5.
+        expand_ratio (int): Expansion factor ``T`` of stages 1-6.
+            Defaults to 6.
+        out_indices (int | Sequence[int]): Maps to return, in this order:
+            0-6 are the seven stages, 7 is the final 1x1 convolution;
+            negative values count from the end. Defaults to ``(7, )``.
+        norm_cfg (dict): Normalization layer config.
+            Defaults to ``dict(type='BN')``.
+        init_cfg (dict | list[dict], optional): Initialization config.
+            Defaults to Kaiming-normal (fan-out) convolutions and unit
+            BN scales, as in the benchmark code.
+
+    Attributes:
+        out_channels (int | list[int]): Channels of the returned maps: an
+            int for one output index, a list matching ``out_indices``
+            otherwise.
+        stage_channels (tuple[int]): Output channels of the seven stages
+            and of the final convolution.
+    """
+
+    # (expansion, channels, blocks, stride); None: use ``expand_ratio``.
+    block_settings: Tuple[Tuple[Optional[int], int, int, int], ...] = (
+        (1, 16, 1, 1),
+        (None, 24, 2, 1),
+        (None, 32, 3, 2),
+        (None, 64, 4, 2),
+        (None, 96, 3, 1),
+        (None, 160, 3, 2),
+        (None, 320, 1, 1),
+    )
+
+    def __init__(
+        self,
+        width_mult: float = 0.5,
+        expand_ratio: int = 6,
+        out_indices: Union[int, Sequence[int]] = (7, ),
+        norm_cfg: dict = dict(type='BN'),
+        init_cfg: Optional[Union[dict, List[dict]]] = [
+            dict(
+                type='Kaiming',
+                layer='Conv2d',
+                mode='fan_out',
+                nonlinearity='relu'),
+            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+        ]
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if width_mult <= 0 or expand_ratio < 1:
+            raise ValueError('width_mult must be > 0 and expand_ratio >= 1')
+        self.width_mult = width_mult
+        self.expand_ratio = expand_ratio
+        num_outs = len(self.block_settings) + 1
+        self.out_indices = _check_out_indices(out_indices, num_outs)
+
+        in_channels = int(32 * width_mult)
+        self.conv1 = _conv_norm_act(3, in_channels, 3, norm_cfg, stride=2)
+        self.layer_names = []
+        stage_channels = []
+        for i, (t, c, n, s) in enumerate(self.block_settings):
+            t = expand_ratio if t is None else t
+            channels = int(c * width_mult)
+            blocks = [
+                InvertedResidual(
+                    in_channels if j == 0 else channels,
+                    channels,
+                    stride=s if j == 0 else 1,
+                    expand_ratio=t,
+                    norm_cfg=norm_cfg) for j in range(n)
+            ]
+            name = f'layer{i + 1}'
+            self.add_module(name, nn.Sequential(*blocks))
+            self.layer_names.append(name)
+            stage_channels.append(channels)
+            in_channels = channels
+        last = int(1280 * width_mult) if width_mult > 1.0 else 1280
+        self.conv2 = _conv_norm_act(in_channels, last, 1, norm_cfg)
+        stage_channels.append(last)
+        self.stage_channels = tuple(stage_channels)
+
+        outs = [self.stage_channels[i] for i in self.out_indices]
+        self.out_channels: Union[int, List[int]] = \
+            outs[0] if len(outs) == 1 else outs
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Computes the requested maps.
+
+        Args:
+            x (Tensor): Images of shape (N, 3, H, W), e.g. 32x32.
+
+        Returns:
+            tuple[Tensor]: One map per entry of ``out_indices``; indices
+            0-6 are the stages, 7 the final 1x1 convolution's map after
+            its ReLU (2x2 for a 32x32 input).
+        """
+        x = self.conv1(x)
+        outs = {}
+        for i, name in enumerate(self.layer_names):
+            x = getattr(self, name)(x)
+            outs[i] = x
+        outs[len(self.layer_names)] = self.conv2(x)
+        return tuple(outs[i] for i in self.out_indices)
