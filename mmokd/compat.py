@@ -26,9 +26,8 @@ _APPLIED = False
 
 def _numpy_safe_globals() -> List[object]:
     """Numpy objects that mmengine's message hub pickles into checkpoints."""
-    multiarray = importlib.import_module(
-        'numpy._core.multiarray' if hasattr(np, '_core') else
-        'numpy.core.multiarray')
+    multiarray = importlib.import_module('numpy._core.multiarray' if hasattr(
+        np, '_core') else 'numpy.core.multiarray')
     items = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
     dtype_classes = ('Float64DType', 'Float32DType', 'Float16DType',
                      'Int64DType', 'Int32DType', 'BoolDType')
@@ -67,10 +66,9 @@ def _import_mmrazor_without_quantization_tables() -> None:
             version = '1.12.1'
         return real_digit_version(version, *args, **kwargs)
 
-    table_modules = (
-        'mmrazor.structures.quantization.backend_config.'
-        'common_operator_config_utils',
-        'mmrazor.structures.quantization.backend_config.mapping')
+    table_modules = ('mmrazor.structures.quantization.backend_config.'
+                     'common_operator_config_utils',
+                     'mmrazor.structures.quantization.backend_config.mapping')
     mmrazor.digit_version = pretend_torch_1_12
     try:
         modules = [importlib.import_module(name) for name in table_modules]

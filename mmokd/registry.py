@@ -7,6 +7,7 @@ among the direct children of its root registries, so each mmokd registry
 is also listed there: ``mmokd.X`` then works under any default scope
 (``mmseg``, ``mmpretrain``), e.g. for loops, hooks and constructors.
 """
+from mmengine.registry import Registry
 from mmrazor.registry import DATASETS as MMRAZOR_DATASETS
 from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
 from mmrazor.registry import LOOPS as MMRAZOR_LOOPS
@@ -16,7 +17,6 @@ from mmrazor.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMRAZOR_OPTIM_WRAPPER_CONSTRUCTORS
 from mmrazor.registry import TASK_UTILS as MMRAZOR_TASK_UTILS
 from mmrazor.registry import TRANSFORMS as MMRAZOR_TRANSFORMS
-from mmengine.registry import Registry
 
 
 def _prefix_reachable(registry: Registry) -> Registry:
@@ -26,26 +26,51 @@ def _prefix_reachable(registry: Registry) -> Registry:
     return registry
 
 
-MODELS = _prefix_reachable(Registry(
-    'model', parent=MMRAZOR_MODELS, scope='mmokd',
-    locations=['mmokd.models']))
-TASK_UTILS = _prefix_reachable(Registry(
-    'task util', parent=MMRAZOR_TASK_UTILS, scope='mmokd',
-    locations=['mmokd.models']))
-MODEL_WRAPPERS = _prefix_reachable(Registry(
-    'model_wrapper', parent=MMRAZOR_MODEL_WRAPPERS, scope='mmokd',
-    locations=['mmokd.engine']))
-LOOPS = _prefix_reachable(Registry(
-    'loop', parent=MMRAZOR_LOOPS, scope='mmokd', locations=['mmokd.engine']))
-HOOKS = _prefix_reachable(Registry(
-    'hook', parent=MMRAZOR_HOOKS, scope='mmokd', locations=['mmokd.engine']))
-OPTIM_WRAPPER_CONSTRUCTORS = _prefix_reachable(Registry(
-    'optimizer wrapper constructor',
-    parent=MMRAZOR_OPTIM_WRAPPER_CONSTRUCTORS, scope='mmokd',
-    locations=['mmokd.engine']))
-DATASETS = _prefix_reachable(Registry(
-    'dataset', parent=MMRAZOR_DATASETS, scope='mmokd',
-    locations=['mmokd.datasets']))
-TRANSFORMS = _prefix_reachable(Registry(
-    'transform', parent=MMRAZOR_TRANSFORMS, scope='mmokd',
-    locations=['mmokd.datasets']))
+MODELS = _prefix_reachable(
+    Registry(
+        'model',
+        parent=MMRAZOR_MODELS,
+        scope='mmokd',
+        locations=['mmokd.models']))
+TASK_UTILS = _prefix_reachable(
+    Registry(
+        'task util',
+        parent=MMRAZOR_TASK_UTILS,
+        scope='mmokd',
+        locations=['mmokd.models']))
+MODEL_WRAPPERS = _prefix_reachable(
+    Registry(
+        'model_wrapper',
+        parent=MMRAZOR_MODEL_WRAPPERS,
+        scope='mmokd',
+        locations=['mmokd.engine']))
+LOOPS = _prefix_reachable(
+    Registry(
+        'loop',
+        parent=MMRAZOR_LOOPS,
+        scope='mmokd',
+        locations=['mmokd.engine']))
+HOOKS = _prefix_reachable(
+    Registry(
+        'hook',
+        parent=MMRAZOR_HOOKS,
+        scope='mmokd',
+        locations=['mmokd.engine']))
+OPTIM_WRAPPER_CONSTRUCTORS = _prefix_reachable(
+    Registry(
+        'optimizer wrapper constructor',
+        parent=MMRAZOR_OPTIM_WRAPPER_CONSTRUCTORS,
+        scope='mmokd',
+        locations=['mmokd.engine']))
+DATASETS = _prefix_reachable(
+    Registry(
+        'dataset',
+        parent=MMRAZOR_DATASETS,
+        scope='mmokd',
+        locations=['mmokd.datasets']))
+TRANSFORMS = _prefix_reachable(
+    Registry(
+        'transform',
+        parent=MMRAZOR_TRANSFORMS,
+        scope='mmokd',
+        locations=['mmokd.datasets']))

@@ -25,7 +25,11 @@ def tiny_cifar100(tmp_path_factory):
 def run_tool(args, cwd=REPO, env=None, timeout=900):
     """Runs a repo command; returns the completed process (never raises)."""
     return subprocess.run(
-        args, cwd=cwd, env=env, timeout=timeout, capture_output=True,
+        args,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        capture_output=True,
         text=True)
 
 

@@ -9,13 +9,13 @@ from mmokd.registry import MODELS
 from tests.conftest import REPO
 
 CONFIGS = sorted(
-    path for path in glob.glob(osp.join(REPO, 'configs/**/*.py'),
-                               recursive=True)
+    path
+    for path in glob.glob(osp.join(REPO, 'configs/**/*.py'), recursive=True)
     if '/_base_/' not in path)
 
 
-@pytest.mark.parametrize('path', CONFIGS,
-                         ids=[osp.relpath(p, REPO) for p in CONFIGS])
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=[osp.relpath(p, REPO) for p in CONFIGS])
 def test_config_builds_its_model(path):
     cfg = Config.fromfile(path)
     text = open(path).read() + ''.join(
@@ -25,8 +25,10 @@ def test_config_builds_its_model(path):
     model = MODELS.build(cfg.model)
     assert model.student_name in model.peer_names
     if 'optim_wrapper' in cfg and 'constructor' in cfg.optim_wrapper:
-        peers = {k for k, v in cfg.optim_wrapper.items()
-                 if isinstance(v, dict)}
+        peers = {
+            k
+            for k, v in cfg.optim_wrapper.items() if isinstance(v, dict)
+        }
         assert peers == set(model.trainable_peers)
 
 

@@ -9,11 +9,14 @@ def tiny_classifier(num_classes: int = 10, width: int = 8) -> dict:
         _scope_='mmpretrain',
         type='ImageClassifier',
         backbone=dict(
-            type='ResNet_CIFAR', depth=18, stem_channels=width,
+            type='ResNet_CIFAR',
+            depth=18,
+            stem_channels=width,
             base_channels=width),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(
-            type='LinearClsHead', num_classes=num_classes,
+            type='LinearClsHead',
+            num_classes=num_classes,
             in_channels=8 * width,
             loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
 

@@ -3,10 +3,10 @@ import argparse
 import os
 import os.path as osp
 
-import mmokd  # noqa: F401  (compatibility fixes and registration first)
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+import mmokd  # noqa: F401  (compatibility fixes, registration)
 from mmokd.utils import (check_dataset_folders, needs_cpu_distributed,
                          setup_cpu_distributed, shutdown_distributed)
 
@@ -18,14 +18,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where logs and results go')
     parser.add_argument(
-        '--peers', nargs='+',
+        '--peers',
+        nargs='+',
         help='peers to test (default: test_cfg.test_peers, the student)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config entries, xxx=yyy (applied last)')
     parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -40,7 +45,8 @@ def main() -> None:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+        './work_dirs',
+        osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     if args.peers:
         cfg.test_cfg = dict(

@@ -3,11 +3,11 @@ import argparse
 import os
 import os.path as osp
 
-import mmokd  # noqa: F401  (compatibility fixes and registration first)
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+import mmokd  # noqa: F401  (compatibility fixes, registration)
 from mmokd.utils import (check_dataset_folders, needs_cpu_distributed,
                          setup_cpu_distributed, shutdown_distributed)
 
@@ -18,24 +18,34 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from the given checkpoint, or, without a value, from '
         'the latest checkpoint in the work_dir')
     parser.add_argument(
-        '--amp', action='store_true',
+        '--amp',
+        action='store_true',
         help='mixed precision for every optimizer (GPU)')
     parser.add_argument(
-        '--auto-scale-lr', action='store_true',
+        '--auto-scale-lr',
+        action='store_true',
         help='scale the learning rates to the actual total batch size')
     parser.add_argument(
-        '--no-validate', action='store_true',
+        '--no-validate',
+        action='store_true',
         help='do not validate during training')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config entries, xxx=yyy (applied last)')
     parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     # torch >= 2 launchers pass --local-rank, older ones --local_rank.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -48,8 +58,9 @@ def enable_amp(cfg: Config) -> None:
     an ``AmpOptimWrapper`` with dynamic loss scaling."""
     optim = cfg.optim_wrapper
     if 'constructor' in optim and 'optimizer' not in optim:
-        wrappers = [value for key, value in optim.items()
-                    if isinstance(value, dict)]
+        wrappers = [
+            value for key, value in optim.items() if isinstance(value, dict)
+        ]
     else:
         wrappers = [optim]
     for wrapper in wrappers:
@@ -92,8 +103,9 @@ def main() -> None:
     check_dataset_folders(cfg)
     if needs_cpu_distributed(args.launcher):
         setup_cpu_distributed(cfg)
-    runner = (Runner.from_cfg(cfg)
-              if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    runner = (
+        Runner.from_cfg(cfg)
+        if 'runner_type' not in cfg else RUNNERS.build(cfg))
     runner.train()
     shutdown_distributed()
 

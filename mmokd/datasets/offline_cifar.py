@@ -22,7 +22,9 @@ class OfflineCIFAR100(CIFAR100):
         **kwargs: Other arguments of mmpretrain's ``CIFAR100``.
     """
 
-    def __init__(self, data_root: str = '', check_md5: bool = True,
+    def __init__(self,
+                 data_root: str = '',
+                 check_md5: bool = True,
                  **kwargs) -> None:
         folder = osp.join(data_root, self.base_folder)
         if not osp.isdir(folder):

@@ -23,17 +23,17 @@ def _class_colours(num_classes: int, rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 256, size=(num_classes, 3), dtype=np.int64)
 
 
-def _cityscapes_pair(width: int, height: int, colours: np.ndarray,
-                     rng: np.random.Generator) -> Tuple[Image.Image,
-                                                         Image.Image]:
+def _cityscapes_pair(
+        width: int, height: int, colours: np.ndarray,
+        rng: np.random.Generator) -> Tuple[Image.Image, Image.Image]:
     """One image and its train-id label map: class blocks plus an ignore
     band."""
     label = np.empty((height, width), dtype=np.uint8)
     block = max(width // 8, 1)
     for x0 in range(0, width, block):
         for y0 in range(0, height, block):
-            label[y0:y0 + block, x0:x0 + block] = rng.integers(
-                0, NUM_CITYSCAPES_CLASSES)
+            label[y0:y0 + block,
+                  x0:x0 + block] = rng.integers(0, NUM_CITYSCAPES_CLASSES)
     label[-max(height // 16, 1):] = 255
     image = colours[np.minimum(label, NUM_CITYSCAPES_CLASSES - 1)]
     image = image + rng.normal(0, 20, size=image.shape)
@@ -64,8 +64,8 @@ def write_tiny_cityscapes(root: str,
     """
     rng = np.random.default_rng(seed)
     colours = _class_colours(NUM_CITYSCAPES_CLASSES, rng)
-    splits = (('train', CITYSCAPES_TRAIN_CITIES),
-              ('val', CITYSCAPES_VAL_CITIES))
+    splits = (('train', CITYSCAPES_TRAIN_CITIES), ('val',
+                                                   CITYSCAPES_VAL_CITIES))
     for split, cities in splits:
         for city in cities:
             img_dir = osp.join(root, 'leftImg8bit', split, city)

@@ -11,16 +11,18 @@ def _dataset_roots(dataset: dict) -> List[str]:
     """Folders a dataset config reads: ``data_root`` joined with every
     ``data_prefix`` entry (or the wrapped datasets' folders)."""
     if 'datasets' in dataset:
-        return [root for sub in dataset['datasets']
-                for root in _dataset_roots(sub)]
+        return [
+            root for sub in dataset['datasets'] for root in _dataset_roots(sub)
+        ]
     if 'dataset' in dataset:
         return _dataset_roots(dataset['dataset'])
     root = dataset.get('data_root') or ''
     prefix = dataset.get('data_prefix') or {}
     if isinstance(prefix, str):
         prefix = dict(root=prefix)
-    paths = [osp.join(root, p) for p in prefix.values()
-             if isinstance(p, str) and p]
+    paths = [
+        osp.join(root, p) for p in prefix.values() if isinstance(p, str) and p
+    ]
     return paths or ([root] if root else [])
 
 

@@ -26,7 +26,8 @@ def setup_cpu_distributed(cfg: Config) -> None:
             rank=int(os.environ['RANK']),
             world_size=int(os.environ['WORLD_SIZE']))
     wrapper = cfg.get('model_wrapper_cfg') or dict(
-        type='MMDistributedDataParallel', broadcast_buffers=False,
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper

@@ -53,7 +53,8 @@ def load_checkpoint_safely(path: str) -> dict:
         return torch.load(path, map_location='cpu', weights_only=True)
 
 
-def save_peer_checkpoint(state_dict: Dict[str, Tensor], out_path: str,
+def save_peer_checkpoint(state_dict: Dict[str, Tensor],
+                         out_path: str,
                          meta: Optional[dict] = None) -> str:
     """Writes ``{'meta', 'state_dict'}`` without overwriting a file.
 
@@ -72,13 +73,11 @@ def save_peer_checkpoint(state_dict: Dict[str, Tensor], out_path: str,
         raise FileExistsError(f'{out_path} exists; choose another output '
                               'path (mmokd never overwrites checkpoints).')
     os.makedirs(osp.dirname(osp.abspath(out_path)), exist_ok=True)
-    torch.save({'meta': dict(meta or {}), 'state_dict': state_dict},
-               out_path)
+    torch.save({'meta': dict(meta or {}), 'state_dict': state_dict}, out_path)
     return out_path
 
 
-def export_peer(checkpoint: str, out_path: str,
-                peer: str = 'student') -> str:
+def export_peer(checkpoint: str, out_path: str, peer: str = 'student') -> str:
     """Exports one peer of a saved run as a plain-model checkpoint.
 
     The result loads with ``strict=True`` into the network its peer config
@@ -94,7 +93,9 @@ def export_peer(checkpoint: str, out_path: str,
     """
     ckpt = load_checkpoint_safely(checkpoint)
     state_dict = ckpt.get('state_dict', ckpt)
-    meta = dict(ckpt.get('meta', {}), exported_peer=peer,
-                exported_from=osp.abspath(checkpoint))
+    meta = dict(
+        ckpt.get('meta', {}),
+        exported_peer=peer,
+        exported_from=osp.abspath(checkpoint))
     return save_peer_checkpoint(
         peer_state_dict(state_dict, peer), out_path, meta)

@@ -13,8 +13,9 @@ import torch
 from mmokd.utils import load_checkpoint_safely
 from tests.conftest import REPO, python, run_tool
 
-SEG_DEMO = osp.join(REPO, 'configs/demo/'
-                    'dml_deeplabv3_r101_r18_tiny-cityscapes_cpu.py')
+SEG_DEMO = osp.join(
+    REPO, 'configs/demo/'
+    'dml_deeplabv3_r101_r18_tiny-cityscapes_cpu.py')
 CLS_DML = osp.join(REPO, 'configs/dml/resnet32x4_resnet8x4_cifar100.py')
 
 
@@ -29,7 +30,8 @@ def seg_options(data_root, iters=4):
         f'train_dataloader.dataset.data_root={data_root}',
         f'val_dataloader.dataset.data_root={data_root}',
         f'test_dataloader.dataset.data_root={data_root}',
-        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+        f'train_cfg.max_iters={iters}',
+        f'train_cfg.val_interval={iters}',
         f'param_scheduler.0.end={iters}',
         f'default_hooks.checkpoint.interval={iters}',
     ]
@@ -44,7 +46,8 @@ def shrink_cityscapes_options(data_root, iters=4):
         'train_dataloader.dataset.pipeline.3.crop_size=(64,128)',
         'val_dataloader.dataset.pipeline.1.scale=(128,64)',
         'test_dataloader.dataset.pipeline.1.scale=(128,64)',
-        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'train_dataloader.num_workers=0',
+        'val_dataloader.num_workers=0',
         'test_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'val_dataloader.persistent_workers=False',
@@ -101,8 +104,8 @@ def assert_ranks_agree(work_dir):
     ]
     assert digests[0].keys() == {'student', 'teacher'}
     for peer in digests[0]:
-        assert digests[0][peer] == pytest.approx(digests[1][peer],
-                                                 rel=1e-6), peer
+        assert digests[0][peer] == pytest.approx(
+            digests[1][peer], rel=1e-6), peer
 
 
 def exported_student(work_dir):
@@ -124,10 +127,12 @@ def seg_run(tmp_path_factory, tiny_cityscapes):
         "custom_hooks = [dict(type='mmokd.ExportPeerHook'),\n"
         "                dict(type='DumpPeerDigestHook')]\n")
     work_dir = str(tmp_path / 'work')
-    proc = run_tool([
-        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
-        '--cfg-options'
-    ] + seg_options(tiny_cityscapes), env=dist_env())
+    proc = run_tool(
+        [
+            'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
+            '--cfg-options'
+        ] + seg_options(tiny_cityscapes),
+        env=dist_env())
     return proc, work_dir
 
 
@@ -187,8 +192,10 @@ test_dataloader = dict(num_workers=0, persistent_workers=False,
                        dataset=dict(data_root={tiny_cityscapes!r},
                                     pipeline=test_pipeline))
 """)
-    proc = run_tool([python(), mmseg_test, test_cfg, out, '--work-dir',
-                     str(tmp_path / 'mmseg_test')])
+    proc = run_tool([
+        python(), mmseg_test, test_cfg, out, '--work-dir',
+        str(tmp_path / 'mmseg_test')
+    ])
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert 'mIoU' in proc.stdout + proc.stderr
 
@@ -203,33 +210,47 @@ def test_dml_classification_two_processes(tmp_path, tiny_cifar100):
     log = proc.stdout + proc.stderr
     assert 'accuracy/top1' in log and 'teacher.accuracy/top1' in log
     assert_ranks_agree(work_dir)
+    # Test one chosen peer with 2 processes through tools/dist_test.sh.
+    proc = run_tool([
+        'bash', 'tools/dist_test.sh', cfg,
+        osp.join(work_dir, 'epoch_1.pth'), '2', '--peers', 'teacher',
+        '--work-dir',
+        str(tmp_path / 'test')
+    ],
+                    env=dist_env())
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    assert 'teacher.accuracy/top1' in log
+    assert 'Epoch(test)' in log and ' accuracy/top1' not in log
 
 
 def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
     full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
-    cfg2 = cls_config(tmp_path, tiny_cifar100, epochs=2,
-                      deterministic_pipeline=True)
-    proc = run_tool([python(), 'tools/train.py', cfg2, '--work-dir',
-                     full_dir], env=env)
+    cfg2 = cls_config(
+        tmp_path, tiny_cifar100, epochs=2, deterministic_pipeline=True)
+    proc = run_tool([python(), 'tools/train.py', cfg2, '--work-dir', full_dir],
+                    env=env)
     assert proc.returncode == 0, proc.stderr[-5000:]
     proc = run_tool([
         python(), 'tools/train.py', cfg2, '--work-dir', part_dir,
         '--cfg-options', 'train_cfg.max_epochs=1'
-    ], env=env)
+    ],
+                    env=env)
     assert proc.returncode == 0, proc.stderr[-5000:]
     proc = run_tool([
-        python(), 'tools/train.py', cfg2, '--work-dir', part_dir,
-        '--resume', osp.join(part_dir, 'epoch_1.pth')
-    ], env=env)
+        python(), 'tools/train.py', cfg2, '--work-dir', part_dir, '--resume',
+        osp.join(part_dir, 'epoch_1.pth')
+    ],
+                    env=env)
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert 'resumed' in (proc.stdout + proc.stderr).lower()
     full = load_checkpoint_safely(osp.join(full_dir, 'epoch_2.pth'))
     part = load_checkpoint_safely(osp.join(part_dir, 'epoch_2.pth'))
     assert full['state_dict'].keys() == part['state_dict'].keys()
     for key, value in full['state_dict'].items():
-        assert torch.allclose(value.double(), part['state_dict'][key].double(),
-                              atol=1e-6), key
+        assert torch.allclose(
+            value.double(), part['state_dict'][key].double(), atol=1e-6), key
     for peer in ('student', 'teacher'):
         assert full['optimizer'][peer]['state'].keys() == \
             part['optimizer'][peer]['state'].keys()
@@ -239,8 +260,8 @@ def test_missing_dataset_fails_before_training(tmp_path):
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
     (work_dir / 'iter_8000.pth').write_bytes(b'user checkpoint')
-    (work_dir / 'dml_deeplabv3_r101_r18_tiny-cityscapes_cpu.py').write_text(
-        'user config dump')
+    (work_dir / 'dml_deeplabv3_r101_r18_tiny-cityscapes_cpu.py'
+     ).write_text('user config dump')
     before = {p.name: p.read_bytes() for p in work_dir.iterdir()}
     missing = str(tmp_path / 'no_such_folder')
     proc = run_tool([
@@ -256,11 +277,13 @@ def test_missing_dataset_fails_before_training(tmp_path):
 
 def test_adm_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
     work_dir = str(tmp_path / 'work')
-    proc = run_tool([
-        'bash', 'tools/dist_train.sh',
-        osp.join(REPO, 'configs/adm/deeplabv3_r101_r18_cityscapes.py'), '2',
-        '--work-dir', work_dir, '--cfg-options'
-    ] + shrink_cityscapes_options(tiny_cityscapes), env=dist_env())
+    proc = run_tool(
+        [
+            'bash', 'tools/dist_train.sh',
+            osp.join(REPO, 'configs/adm/deeplabv3_r101_r18_cityscapes.py'),
+            '2', '--work-dir', work_dir, '--cfg-options'
+        ] + shrink_cityscapes_options(tiny_cityscapes),
+        env=dist_env())
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     log = proc.stdout + proc.stderr
     for term in ('student.loss_adm_consensus', 'student.loss_adm_feat',
@@ -269,8 +292,8 @@ def test_adm_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
     assert 'teacher.mIoU' in log
     ckpt = load_checkpoint_safely(osp.join(work_dir, 'iter_4.pth'))
     keys = ckpt['state_dict'].keys()
-    assert any(k.startswith('distiller.connectors.student.adm_adapter')
-               for k in keys)
+    assert any(
+        k.startswith('distiller.connectors.student.adm_adapter') for k in keys)
     assert not any('.module.' in k for k in keys)
     student = load_checkpoint_safely(exported_student(work_dir))
     assert not any('adm' in k for k in student['state_dict'])
@@ -295,8 +318,7 @@ default_hooks = dict(logger=dict(interval=1))
 """
 
 
-def test_offline_kd_with_adm_keeps_the_teacher_frozen(tmp_path,
-                                                      tiny_cifar100):
+def test_offline_kd_with_adm_keeps_the_teacher_frozen(tmp_path, tiny_cifar100):
     from mmokd.models.builders import ExternalModel
     torch.manual_seed(0)
     teacher = ExternalModel('mmpretrain::resnet/resnet34_8xb32_in1k.py')
@@ -307,8 +329,8 @@ def test_offline_kd_with_adm_keeps_the_teacher_frozen(tmp_path,
         osp.join(REPO, 'configs/adm/offline_kd_resnet34_resnet18_in1k.py'),
         OFFLINE_BODY.format(ckpt=ckpt, root=tiny_cifar100))
     work_dir = str(tmp_path / 'work')
-    proc = run_tool([python(), 'tools/train.py', cfg, '--work-dir',
-                     work_dir], env=dict(os.environ, OMP_NUM_THREADS='1'))
+    proc = run_tool([python(), 'tools/train.py', cfg, '--work-dir', work_dir],
+                    env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stderr[-5000:]
     log = proc.stdout + proc.stderr
     assert 'student.loss_kd' in log and 'student.loss_adm_consensus' in log
@@ -318,3 +340,30 @@ def test_offline_kd_with_adm_keeps_the_teacher_frozen(tmp_path,
     for key, value in teacher.state_dict().items():
         assert torch.equal(saved['state_dict'][f'teacher.{key}'], value), key
     assert set(saved['optimizer']) == {'student'}
+
+
+@pytest.mark.parametrize('config, terms', [
+    ('configs/adm/resnet32x4_resnet8x4_cifar100.py',
+     ('student.loss_adm_consensus', 'student.loss_adm_feat',
+      'teacher.loss_adm_divergence')),
+    ('configs/adm/wrn-16-10_wrn-16-2_mobilenetv2_2t1s_cifar100.py',
+     ('student.loss_adm_consensus_teacher',
+      'student.loss_adm_consensus_assistant',
+      'assistant.loss_adm_divergence_student',
+      'teacher.loss_adm_divergence_student', 'assistant.accuracy/top1')),
+])
+def test_adm_classification_configs_train(tmp_path, tiny_cifar100, config,
+                                          terms):
+    body = CLS_TINY_BODY.format(root=tiny_cifar100, epochs=1, pipeline='')
+    body = body.replace("dict(type='DumpPeerDigestHook')", '')
+    cfg = write_config(tmp_path / 'adm_cls.py', osp.join(REPO, config), body)
+    proc = run_tool([
+        python(), 'tools/train.py', cfg, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options',
+        'train_dataloader.batch_size=8'
+    ],
+                    env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO))
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    for term in terms:
+        assert term in log, term

@@ -8,18 +8,19 @@ from tests.conftest import REPO, python, run_tool
 
 
 def test_writes_similarity_and_attention_pngs(tmp_path, tiny_cityscapes):
-    images = sorted(glob.glob(osp.join(
-        tiny_cityscapes, 'leftImg8bit/val/*/*.png')))
+    images = sorted(
+        glob.glob(osp.join(tiny_cityscapes, 'leftImg8bit/val/*/*.png')))
     out_dir = str(tmp_path / 'maps')
     options = []
     for peer in ('student', 'teacher'):
-        options += [f'model.peers.{peer}.cfg_options.model.pretrained=None',
-                    f'model.peers.{peer}.norm_type=BN']
+        options += [
+            f'model.peers.{peer}.cfg_options.model.pretrained=None',
+            f'model.peers.{peer}.norm_type=BN'
+        ]
     proc = run_tool([
         python(), 'tools/visualizations/vis_adm_maps.py',
         osp.join(REPO, 'configs/adm/deeplabv3_r101_r18_cityscapes.py'),
-        '--images', *images, '--out-dir', out_dir, '--cfg-options',
-        *options
+        '--images', *images, '--out-dir', out_dir, '--cfg-options', *options
     ])
     assert proc.returncode == 0, proc.stderr[-3000:]
     written = sorted(glob.glob(osp.join(out_dir, '*_adm.png')))
@@ -29,12 +30,13 @@ def test_writes_similarity_and_attention_pngs(tmp_path, tiny_cityscapes):
 
 
 def test_rejects_configs_without_adm(tmp_path, tiny_cityscapes):
-    image = sorted(glob.glob(osp.join(
-        tiny_cityscapes, 'leftImg8bit/val/*/*.png')))[0]
+    image = sorted(
+        glob.glob(osp.join(tiny_cityscapes, 'leftImg8bit/val/*/*.png')))[0]
     proc = run_tool([
         python(), 'tools/visualizations/vis_adm_maps.py',
         osp.join(REPO, 'configs/dml/deeplabv3_r101_r18_cityscapes.py'),
-        '--images', image, '--out-dir', str(tmp_path), '--cfg-options',
+        '--images', image, '--out-dir',
+        str(tmp_path), '--cfg-options',
         'model.peers.student.cfg_options.model.pretrained=None',
         'model.peers.teacher.cfg_options.model.pretrained=None'
     ])

@@ -30,17 +30,18 @@ import time
 from typing import Callable, Dict, List
 
 import torch
-
-import mmokd  # noqa: F401
 from mmengine.optim import OptimWrapper
 
+import mmokd  # noqa: F401
 from mmokd.engine import PeerOptimWrapperConstructor
 from mmokd.models.builders import ExternalModel
 from mmokd.registry import MODELS
 
 SEG_CFGS = dict(
-    student='mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py',
-    teacher='mmseg::deeplabv3/deeplabv3_r101-d8_4xb2-80k_cityscapes-512x1024.py')
+    student='mmseg::deeplabv3/'
+    'deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py',
+    teacher='mmseg::deeplabv3/'
+    'deeplabv3_r101-d8_4xb2-80k_cityscapes-512x1024.py')
 CLS_CFGS = dict(
     student='mmpretrain::resnet/resnet18_8xb32_in1k.py',
     teacher='mmpretrain::resnet/resnet34_8xb32_in1k.py')
@@ -51,8 +52,10 @@ VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std',
 def build_peer(args, role: str) -> torch.nn.Module:
     """One network exactly as its mmseg / mmpretrain config builds it."""
     if args.task == 'seg':
-        options = {'model.pretrained': None,
-                   'model.data_preprocessor.size': tuple(args.size)}
+        options = {
+            'model.pretrained': None,
+            'model.data_preprocessor.size': tuple(args.size)
+        }
         return ExternalModel(SEG_CFGS[role], options, 'BN')
     return ExternalModel(CLS_CFGS[role])
 
@@ -61,8 +64,10 @@ def make_batch(args) -> dict:
     """A fixed dataloader-style batch."""
     gen = torch.Generator().manual_seed(0)
     h, w = args.size
-    inputs = [torch.randint(0, 256, (3, h, w), generator=gen,
-                            dtype=torch.uint8) for _ in range(args.batch)]
+    inputs = [
+        torch.randint(0, 256, (3, h, w), generator=gen, dtype=torch.uint8)
+        for _ in range(args.batch)
+    ]
     if args.task == 'seg':
         from mmengine.structures import PixelData
         from mmseg.structures import SegDataSample
@@ -71,13 +76,14 @@ def make_batch(args) -> dict:
             sample = SegDataSample()
             label = torch.randint(0, 19, (1, h, w), generator=gen)
             sample.gt_sem_seg = PixelData(data=label)
-            sample.set_metainfo(dict(img_shape=(h, w), ori_shape=(h, w),
-                                     pad_shape=(h, w)))
+            sample.set_metainfo(
+                dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
             samples.append(sample)
     else:
         from mmpretrain.structures import DataSample
-        samples = [DataSample().set_gt_label(int(i) % 1000)
-                   for i in range(args.batch)]
+        samples = [
+            DataSample().set_gt_label(int(i) % 1000) for i in range(args.batch)
+        ]
     return dict(inputs=inputs, data_samples=samples)
 
 
@@ -93,18 +99,26 @@ def adm_distiller(args) -> dict:
             feature=dict(source='decode_head.bottleneck'),
             classifier='decode_head.conv_seg',
             channels=dict(student=128, teacher=512),
-            alpha=0.2, beta=0.6, gamma=0.01)
+            alpha=0.2,
+            beta=0.6,
+            gamma=0.01)
     return dict(
         type='mmokd.ADMDistiller',
         feature=dict(source='backbone', data_idx=-1),
-        classifier='head.fc', channels=dict(student=512, teacher=512),
+        classifier='head.fc',
+        channels=dict(student=512, teacher=512),
         feature_stages=[
-            dict(source='backbone.layer2',
-                 channels=dict(student=128, teacher=128)),
-            dict(source='backbone.layer3',
-                 channels=dict(student=256, teacher=256))
+            dict(
+                source='backbone.layer2',
+                channels=dict(student=128, teacher=128)),
+            dict(
+                source='backbone.layer3',
+                channels=dict(student=256, teacher=256))
         ],
-        alpha=0.2, beta=0.6, gamma=0.01, consensus_form='kd')
+        alpha=0.2,
+        beta=0.6,
+        gamma=0.01,
+        consensus_form='kd')
 
 
 def sgd(params) -> OptimWrapper:
@@ -118,38 +132,53 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
         model = build_peer(args, name[len('plain_'):]).to(device)
         optim = sgd(model.parameters())
         return lambda data: model.train_step(data, optim)
-    peers = dict(student=build_peer(args, 'student'),
-                 teacher=build_peer(args, 'teacher'))
+    peers = dict(
+        student=build_peer(args, 'student'),
+        teacher=build_peer(args, 'teacher'))
     if name.startswith('mmokd_dml'):
         distiller = adm_distiller(args) if name.endswith('adm') else None
-        model = MODELS.build(dict(
-            type='mmokd.DML', peers=peers, logits=logits_module(args),
-            dml_loss=dict(type='mmokd.DMLLoss'),
-            distiller=distiller)).to(device)
+        model = MODELS.build(
+            dict(
+                type='mmokd.DML',
+                peers=peers,
+                logits=logits_module(args),
+                dml_loss=dict(type='mmokd.DMLLoss'),
+                distiller=distiller)).to(device)
         optim = PeerOptimWrapperConstructor({
-            n: dict(optimizer=dict(type='SGD', lr=1e-3, momentum=0.9))
+            n:
+            dict(optimizer=dict(type='SGD', lr=1e-3, momentum=0.9))
             for n in model.peer_names
-        })(model)
+        })(
+            model)
         return lambda data: model.train_step(data, optim)
     record = dict(type='ModuleOutputs', source=logits_module(args))
     mapping = {
-        'loss_s': dict(preds_S=dict(from_student=True, recorder='logits'),
-                       preds_T=dict(from_student=False, recorder='logits')),
-        'loss_t': dict(preds_S=dict(from_student=False, recorder='logits'),
-                       preds_T=dict(from_student=True, recorder='logits')),
+        'loss_s':
+        dict(
+            preds_S=dict(from_student=True, recorder='logits'),
+            preds_T=dict(from_student=False, recorder='logits')),
+        'loss_t':
+        dict(
+            preds_S=dict(from_student=False, recorder='logits'),
+            preds_T=dict(from_student=True, recorder='logits')),
     }
-    kl = dict(type='KLDivergence', tau=1,
-              reduction='mean' if args.task == 'seg' else 'batchmean')
-    model = MODELS.build(dict(
-        type='mmrazor.SingleTeacherDistill',
-        architecture=peers['student'], teacher=peers['teacher'],
-        teacher_trainable=True, teacher_norm_eval=False,
-        distiller=dict(
-            type='ConfigurableDistiller',
-            student_recorders=dict(logits=record),
-            teacher_recorders=dict(logits=record),
-            distill_losses=dict(loss_s=kl, loss_t=kl),
-            loss_forward_mappings=mapping))).to(device)
+    kl = dict(
+        type='KLDivergence',
+        tau=1,
+        reduction='mean' if args.task == 'seg' else 'batchmean')
+    model = MODELS.build(
+        dict(
+            type='mmrazor.SingleTeacherDistill',
+            architecture=peers['student'],
+            teacher=peers['teacher'],
+            teacher_trainable=True,
+            teacher_norm_eval=False,
+            distiller=dict(
+                type='ConfigurableDistiller',
+                student_recorders=dict(logits=record),
+                teacher_recorders=dict(logits=record),
+                distill_losses=dict(loss_s=kl, loss_t=kl),
+                loss_forward_mappings=mapping))).to(device)
     optim = sgd(model.parameters())
     return lambda data: model.train_step(data, optim)
 
@@ -190,22 +219,21 @@ def measure_time(args) -> Dict[str, float]:
             sync(args.device)
             if round_idx >= args.warmup:
                 times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values)
-            for name, values in times.items()}
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--task', choices=['seg', 'cls'], default='seg')
-    parser.add_argument('--size', type=int, nargs=2, default=(128, 256),
-                        metavar=('H', 'W'))
+    parser.add_argument(
+        '--size', type=int, nargs=2, default=(128, 256), metavar=('H', 'W'))
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--iters', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--memory-steps', type=int, default=2)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--memory-of', choices=VARIANTS,
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        '--memory-of', choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.memory_of:

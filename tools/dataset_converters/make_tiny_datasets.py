@@ -19,22 +19,27 @@ def main() -> None:
     parser.add_argument('out', help='output folder (the data_root)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--images-per-city', type=int, default=2,
+        '--images-per-city',
+        type=int,
+        default=2,
         help='cityscapes: images per city (2 train cities, 1 val city)')
     parser.add_argument(
-        '--size', type=int, nargs=2, default=(128, 64),
-        metavar=('WIDTH', 'HEIGHT'), help='cityscapes: image size')
-    parser.add_argument('--num-train', type=int, default=64,
-                        help='cifar100: training images')
-    parser.add_argument('--num-test', type=int, default=32,
-                        help='cifar100: test images')
+        '--size',
+        type=int,
+        nargs=2,
+        default=(128, 64),
+        metavar=('WIDTH', 'HEIGHT'),
+        help='cityscapes: image size')
+    parser.add_argument(
+        '--num-train', type=int, default=64, help='cifar100: training images')
+    parser.add_argument(
+        '--num-test', type=int, default=32, help='cifar100: test images')
     args = parser.parse_args()
     if args.kind == 'cityscapes':
-        write_tiny_cityscapes(args.out, args.images_per_city,
-                              tuple(args.size), args.seed)
+        write_tiny_cityscapes(args.out, args.images_per_city, tuple(args.size),
+                              args.seed)
     else:
-        write_tiny_cifar100(args.out, args.num_train, args.num_test,
-                            args.seed)
+        write_tiny_cifar100(args.out, args.num_train, args.num_test, args.seed)
     print(args.out)
 
 

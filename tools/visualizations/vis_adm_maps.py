@@ -41,7 +41,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--images', nargs='+', required=True)
     parser.add_argument('--out-dir', required=True)
     parser.add_argument(
-        '--size', type=int, nargs=2, metavar=('H', 'W'),
+        '--size',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
         help='resize images to this size first (default: as they are)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
@@ -114,8 +117,7 @@ def main() -> None:
         axes[0].imshow(rgb)
         axes[0].set_title(osp.basename(path), fontsize=9)
         axes[0].axis('off')
-        overlay(axes[1], rgb, sim, 'similarity S (teacher vs student)',
-                -1, 1)
+        overlay(axes[1], rgb, sim, 'similarity S (teacher vs student)', -1, 1)
         top = max(co.max(), di.max(), 1.0)
         overlay(axes[2], rgb, co, 'consensus attention (student)', 0, top)
         overlay(axes[3], rgb, di, 'divergence attention (teacher)', 0, top)

@@ -50,6 +50,8 @@ class ExportPeerHook(Hook):
         if hasattr(dataset, 'metainfo'):
             meta['dataset_meta'] = dataset.metainfo
         path = save_peer_checkpoint(
-            {k: v.cpu() for k, v in network.state_dict().items()},
-            osp.join(runner.log_dir, f'{peer}.pth'), meta)
+            {
+                k: v.cpu()
+                for k, v in network.state_dict().items()
+            }, osp.join(runner.log_dir, f'{peer}.pth'), meta)
         runner.logger.info(f'Exported peer "{peer}" to {path}')

@@ -45,7 +45,8 @@ class PeerOptimWrapperConstructor:
             inside each peer's config.
     """
 
-    def __init__(self, optim_wrapper_cfg: dict,
+    def __init__(self,
+                 optim_wrapper_cfg: dict,
                  paramwise_cfg: Optional[dict] = None) -> None:
         if paramwise_cfg is not None:
             raise ValueError(
@@ -82,5 +83,6 @@ class PeerOptimWrapperConstructor:
             if name in distiller.connectors:
                 peer = _PeerWithConnectors(peer, distiller.connectors[name])
             wrappers[name] = DefaultOptimWrapperConstructor(
-                cfg, paramwise_cfg)(peer)
+                cfg, paramwise_cfg)(
+                    peer)
         return OptimWrapperDict(**wrappers)

@@ -70,7 +70,11 @@ class OnlineDistillValLoop(ValLoop):
             The student (if included) is evaluated first, unprefixed.
     """
 
-    def __init__(self, runner, dataloader, evaluator, fp16: bool = False,
+    def __init__(self,
+                 runner,
+                 dataloader,
+                 evaluator,
+                 fp16: bool = False,
                  eval_peers: PeerSpec = 'all') -> None:
         super().__init__(runner, dataloader, evaluator, fp16)
         self.eval_peers = eval_peers
@@ -109,7 +113,11 @@ class OnlineDistillTestLoop(TestLoop):
             student.
     """
 
-    def __init__(self, runner, dataloader, evaluator, fp16: bool = False,
+    def __init__(self,
+                 runner,
+                 dataloader,
+                 evaluator,
+                 fp16: bool = False,
                  test_peers: PeerSpec = 'student') -> None:
         super().__init__(runner, dataloader, evaluator, fp16)
         self.test_peers = test_peers

@@ -80,8 +80,10 @@ class OnlineDistill(BaseModel):
         if len(peers) < 2:
             raise ValueError('model.peers: online distillation needs at '
                              f'least two networks, got {list(peers)}.')
-        built = {name: self._build_peer(name, cfg)
-                 for name, cfg in peers.items()}
+        built = {
+            name: self._build_peer(name, cfg)
+            for name, cfg in peers.items()
+        }
         super().__init__(
             data_preprocessor=self._shared_preprocessor(
                 data_preprocessor, built[student]),
@@ -117,7 +119,7 @@ class OnlineDistill(BaseModel):
     def _build_peer(name: str, cfg: Union[dict, nn.Module]) -> nn.Module:
         """Builds one peer, rejecting names that clash with attributes."""
         if not name.isidentifier() or name in ('distiller',
-                                                'data_preprocessor'):
+                                               'data_preprocessor'):
             raise ValueError(
                 f'model.peers.{name}: a peer name must be a Python '
                 'identifier other than "distiller" / "data_preprocessor".')
@@ -205,8 +207,10 @@ class OnlineDistill(BaseModel):
                 task = self.peer(name)(inputs, data_samples, mode='loss')
             # A bare 'loss' (mmpretrain heads) would be hidden by the
             # peer's total of the same name in the logs.
-            losses[name] = {('loss_task' if key == 'loss' else key): value
-                            for key, value in task.items()}
+            losses[name] = {
+                ('loss_task' if key == 'loss' else key): value
+                for key, value in task.items()
+            }
         for owner, terms in self.distiller(data_samples).items():
             clash = set(terms) & set(losses[owner])
             if clash:
@@ -236,9 +240,10 @@ class OnlineDistill(BaseModel):
             return self.loss(inputs, data_samples)
         return self.peer(self.eval_peer)(inputs, data_samples, mode=mode)
 
-    def train_step(self, data: Union[dict, tuple, list],
-                   optim_wrapper: Union[OptimWrapper, OptimWrapperDict]
-                   ) -> Dict[str, Tensor]:
+    def train_step(
+        self, data: Union[dict, tuple, list],
+        optim_wrapper: Union[OptimWrapper,
+                             OptimWrapperDict]) -> Dict[str, Tensor]:
         """One training iteration of every peer.
 
         With an :class:`OptimWrapperDict`, each peer's summed loss is
@@ -258,8 +263,8 @@ class OnlineDistill(BaseModel):
         self._check_optim_keys(optim_wrapper)
         with ExitStack() as stack:
             for name in self.trainable_peers:
-                stack.enter_context(
-                    optim_wrapper[name].optim_context(self.peer(name)))
+                stack.enter_context(optim_wrapper[name].optim_context(
+                    self.peer(name)))
             data = self.data_preprocessor(data, True)
             losses = self.peer_losses(**data)
         log_vars: Dict[str, Tensor] = {}

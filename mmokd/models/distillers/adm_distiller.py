@@ -8,11 +8,21 @@ from .online_distiller import OnlineDistiller
 PerPeer = Union[str, Dict[str, str]]
 
 
-def _per_peer(value: PerPeer, student: str, teacher: str) -> Dict[str, str]:
-    """One module name for both peers, or ``{student: .., teacher: ..}``."""
+def _per_peer(value: PerPeer, peers: List[str]) -> Dict[str, str]:
+    """One module name for every peer, or ``{peer: name}``."""
     if isinstance(value, str):
-        return {student: value, teacher: value}
-    return {student: value[student], teacher: value[teacher]}
+        return {peer: value for peer in peers}
+    return {peer: value[peer] for peer in peers}
+
+
+def _adapter(in_channels: int, out_channels: int) -> dict:
+    """ADM's 1x1 adaptation ``phi`` (a plain convolution with bias)."""
+    return dict(
+        type='ConvModuleConnector',
+        in_channel=in_channels,
+        out_channel=out_channels,
+        kernel_size=1,
+        act_cfg=None)
 
 
 @MODELS.register_module()
@@ -61,6 +71,12 @@ class ADMDistiller(OnlineDistiller):
         consensus_form (str): ``'ce'`` or ``'kd'`` (paper Table 15).
         student (str): Student peer name. Defaults to ``'student'``.
         teacher (str): Teacher peer name. Defaults to ``'teacher'``.
+        pairs (list[dict], optional): Several ``dict(teacher=..,
+            student=..)`` pairs for three or more networks (paper Table 11,
+            1T2S / 2T1S: ADM per teacher-student pair); replaces
+            ``student`` / ``teacher``. Every term and adapter then carries
+            the partner's name, e.g. ``loss_adm_consensus_teacher2``;
+            ``channels`` and stage ``channels`` are given per peer.
         eps (float): Attention epsilon. Defaults to 1e-5.
         ignore_index (int): Ignored label for segmentation.
         **kwargs: Further recorders / losses / mappings / connectors of
@@ -78,24 +94,23 @@ class ADMDistiller(OnlineDistiller):
                  consensus_form: str = 'ce',
                  student: str = 'student',
                  teacher: str = 'teacher',
+                 pairs: Optional[List[Dict[str, str]]] = None,
                  eps: float = 1e-5,
                  ignore_index: int = 255,
                  **kwargs) -> None:
-        s, t = student, teacher
+        pairs = pairs or [dict(teacher=teacher, student=student)]
+        names = list(
+            dict.fromkeys(
+                name for pair in pairs
+                for name in (pair['student'], pair['teacher'])))
         recorders = copy.deepcopy(dict(kwargs.pop('recorders', None) or {}))
         losses = copy.deepcopy(dict(kwargs.pop('losses', None) or {}))
         mappings = copy.deepcopy(
             dict(kwargs.pop('loss_forward_mappings', None) or {}))
-        connectors = copy.deepcopy(
-            dict(kwargs.pop('connectors', None) or {}))
-        for peer in (s, t):
-            recorders.setdefault(peer, {})
-            losses.setdefault(peer, {})
-            mappings.setdefault(peer, {})
-        connectors.setdefault(s, {})
-
-        def record(peer: str, name: str, source: str, kind: str) -> None:
-            recorders[peer][name] = dict(type=kind, source=source)
+        connectors = copy.deepcopy(dict(kwargs.pop('connectors', None) or {}))
+        for peer in names:
+            for table in (recorders, losses, mappings, connectors):
+                table.setdefault(peer, {})
 
         def ref(peer: str, name: str, data_idx=None, connector=None):
             out = dict(peer=peer, recorder=name)
@@ -105,70 +120,90 @@ class ADMDistiller(OnlineDistiller):
                 out['connector'] = connector
             return out
 
-        def adapter(name: str, c_s: int, c_t: int) -> None:
-            connectors[s][name] = dict(
-                type='ConvModuleConnector', in_channel=c_s,
-                out_channel=c_t, kernel_size=1, act_cfg=None)
-
-        feat_src = _per_peer(feature['source'], s, t)
+        feat_src = _per_peer(feature['source'], names)
         feat_idx = feature.get('data_idx')
-        cls_src = _per_peer(classifier, s, t)
-        for peer in (s, t):
-            record(peer, 'adm_feat', feat_src[peer], 'ModuleOutputs')
-            record(peer, 'adm_weight', cls_src[peer] + '.weight',
-                   'Parameter')
-            record(peer, 'adm_bias', cls_src[peer] + '.bias', 'Parameter')
-        if gamma == 0 and channels[s] != channels[t]:
-            raise ValueError(
-                'model.distiller.gamma: the similarity map compares the '
-                'student through the 1x1 adapter when channel counts differ '
-                f'({channels[s]} vs {channels[t]}), and only the feature '
-                'loss trains it; set gamma > 0.')
-        feat_s = ref(s, 'adm_feat', feat_idx)
-        feat_t = ref(t, 'adm_feat', feat_idx)
-        aligned = ref(s, 'adm_feat', feat_idx, 'adm_adapter') \
-            if channels[s] != channels[t] else feat_s
+        cls_src = _per_peer(classifier, names)
+        stages = [(stage, _per_peer(stage['source'], names))
+                  for stage in feature_stages or []]
+        for peer in names:
+            recorders[peer]['adm_feat'] = dict(
+                type='ModuleOutputs', source=feat_src[peer])
+            recorders[peer]['adm_weight'] = dict(
+                type='Parameter', source=cls_src[peer] + '.weight')
+            recorders[peer]['adm_bias'] = dict(
+                type='Parameter', source=cls_src[peer] + '.bias')
+            for i, (_, src) in enumerate(stages):
+                recorders[peer][f'adm_stage{i}'] = dict(
+                    type='ModuleOutputs', source=src[peer])
 
         gt = dict(data='gt')
-        if gamma > 0:
-            adapter('adm_adapter', channels[s], channels[t])
-            stages_s, stages_t = [], []
-            for i, stage in enumerate(feature_stages or []):
-                src = _per_peer(stage['source'], s, t)
-                name, conn = f'adm_stage{i}', f'adm_adapter{i}'
-                record(s, name, src[s], 'ModuleOutputs')
-                record(t, name, src[t], 'ModuleOutputs')
-                adapter(conn, stage['channels'][s], stage['channels'][t])
-                stages_s.append(ref(s, name, stage.get('data_idx'), conn))
-                stages_t.append(ref(t, name, stage.get('data_idx')))
-            # F itself is always the deepest stage: this trains the adapter
-            # that the similarity map compares through.
-            stages_s.append(ref(s, 'adm_feat', feat_idx, 'adm_adapter'))
-            stages_t.append(feat_t)
-            losses[s]['loss_adm_feat'] = dict(
-                type='mmokd.ADMFeatureLoss', loss_weight=gamma)
-            mappings[s]['loss_adm_feat'] = dict(
-                feats_s_aligned=stages_s, feats_t=stages_t)
-        if alpha > 0:
-            losses[s]['loss_adm_consensus'] = dict(
-                type='mmokd.ADMConsensusLoss', loss_weight=alpha,
-                form=consensus_form, eps=eps, ignore_index=ignore_index)
-            mappings[s]['loss_adm_consensus'] = dict(
-                feat_s=feat_s, feat_s_aligned=aligned, feat_t=feat_t,
-                weight_s=ref(s, 'adm_weight'), bias_s=ref(s, 'adm_bias'),
-                gt=gt, weight_t=ref(t, 'adm_weight'),
-                bias_t=ref(t, 'adm_bias'))
-        if beta > 0:
-            losses[t]['loss_adm_divergence'] = dict(
-                type='mmokd.ADMDivergenceLoss', loss_weight=beta, eps=eps,
-                ignore_index=ignore_index)
-            mappings[t]['loss_adm_divergence'] = dict(
-                feat_t=feat_t, feat_s_aligned=aligned,
-                weight_t=ref(t, 'adm_weight'), bias_t=ref(t, 'adm_bias'),
-                gt=gt)
+        for pair in pairs:
+            s, t = pair['student'], pair['teacher']
+            s_sfx = f'_{t}' if len(pairs) > 1 else ''
+            t_sfx = f'_{s}' if len(pairs) > 1 else ''
+            if gamma == 0 and channels[s] != channels[t]:
+                raise ValueError(
+                    'model.distiller.gamma: the similarity map compares '
+                    'the student through the 1x1 adapter when channel '
+                    f'counts differ ({channels[s]} vs {channels[t]}), and '
+                    'only the feature loss trains it; set gamma > 0.')
+            adapter = f'adm_adapter{s_sfx}'
+            feat_s = ref(s, 'adm_feat', feat_idx)
+            feat_t = ref(t, 'adm_feat', feat_idx)
+            aligned = ref(s, 'adm_feat', feat_idx, adapter) \
+                if channels[s] != channels[t] else feat_s
+            if gamma > 0:
+                connectors[s][adapter] = _adapter(channels[s], channels[t])
+                stages_s, stages_t = [], []
+                for i, (stage, _) in enumerate(stages):
+                    conn = f'adm_adapter{i}{s_sfx}'
+                    connectors[s][conn] = _adapter(stage['channels'][s],
+                                                   stage['channels'][t])
+                    idx = stage.get('data_idx')
+                    stages_s.append(ref(s, f'adm_stage{i}', idx, conn))
+                    stages_t.append(ref(t, f'adm_stage{i}', idx))
+                # F itself is always the deepest stage: this trains the
+                # adapter that the similarity map compares through.
+                stages_s.append(ref(s, 'adm_feat', feat_idx, adapter))
+                stages_t.append(feat_t)
+                losses[s][f'loss_adm_feat{s_sfx}'] = dict(
+                    type='mmokd.ADMFeatureLoss', loss_weight=gamma)
+                mappings[s][f'loss_adm_feat{s_sfx}'] = dict(
+                    feats_s_aligned=stages_s, feats_t=stages_t)
+            if alpha > 0:
+                losses[s][f'loss_adm_consensus{s_sfx}'] = dict(
+                    type='mmokd.ADMConsensusLoss',
+                    loss_weight=alpha,
+                    form=consensus_form,
+                    eps=eps,
+                    ignore_index=ignore_index)
+                mappings[s][f'loss_adm_consensus{s_sfx}'] = dict(
+                    feat_s=feat_s,
+                    feat_s_aligned=aligned,
+                    feat_t=feat_t,
+                    weight_s=ref(s, 'adm_weight'),
+                    bias_s=ref(s, 'adm_bias'),
+                    gt=gt,
+                    weight_t=ref(t, 'adm_weight'),
+                    bias_t=ref(t, 'adm_bias'))
+            if beta > 0:
+                losses[t][f'loss_adm_divergence{t_sfx}'] = dict(
+                    type='mmokd.ADMDivergenceLoss',
+                    loss_weight=beta,
+                    eps=eps,
+                    ignore_index=ignore_index)
+                mappings[t][f'loss_adm_divergence{t_sfx}'] = dict(
+                    feat_t=feat_t,
+                    feat_s_aligned=aligned,
+                    weight_t=ref(t, 'adm_weight'),
+                    bias_t=ref(t, 'adm_bias'),
+                    gt=gt)
         losses = {peer: terms for peer, terms in losses.items() if terms}
         mappings = {peer: m for peer, m in mappings.items() if m}
         connectors = {peer: c for peer, c in connectors.items() if c}
         super().__init__(
-            recorders=recorders, losses=losses,
-            loss_forward_mappings=mappings, connectors=connectors, **kwargs)
+            recorders=recorders,
+            losses=losses,
+            loss_forward_mappings=mappings,
+            connectors=connectors,
+            **kwargs)

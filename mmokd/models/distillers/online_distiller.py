@@ -23,8 +23,7 @@ def stack_labels(data_samples: List[Any]) -> Tensor:
     """
     first = data_samples[0]
     if 'gt_sem_seg' in first:
-        return torch.stack(
-            [s.gt_sem_seg.data[0] for s in data_samples]).long()
+        return torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).long()
     if 'gt_label' in first:
         return torch.cat([s.gt_label for s in data_samples]).long()
     raise KeyError('OnlineDistiller: a loss asked for dict(data="gt") but '
@@ -77,8 +76,8 @@ class OnlineDistiller(BaseModule):
     def __init__(self,
                  recorders: Optional[Dict[str, Dict[str, dict]]] = None,
                  losses: Optional[Dict[str, Dict[str, dict]]] = None,
-                 loss_forward_mappings: Optional[Dict[str, Dict[str, dict]]]
-                 = None,
+                 loss_forward_mappings: Optional[Dict[str, Dict[str,
+                                                                dict]]] = None,
                  connectors: Optional[Dict[str, Dict[str, dict]]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
@@ -89,16 +88,18 @@ class OnlineDistiller(BaseModule):
         }
         self.losses = nn.ModuleDict()
         for owner, cfgs in (losses or {}).items():
-            self.losses[owner] = nn.ModuleDict(
-                {name: MODELS.build(cfg)
-                 for name, cfg in cfgs.items()})
+            self.losses[owner] = nn.ModuleDict({
+                name: MODELS.build(cfg)
+                for name, cfg in cfgs.items()
+            })
         self.loss_forward_mappings = copy.deepcopy(
             dict(loss_forward_mappings or {}))
         self.connectors = nn.ModuleDict()
         for peer, cfgs in (connectors or {}).items():
-            self.connectors[peer] = nn.ModuleDict(
-                {name: MODELS.build(cfg)
-                 for name, cfg in cfgs.items()})
+            self.connectors[peer] = nn.ModuleDict({
+                name: MODELS.build(cfg)
+                for name, cfg in cfgs.items()
+            })
 
     def prepare(self, peers: Dict[str, nn.Module]) -> None:
         """Checks the routing against the peers and hooks the recorders.
@@ -145,8 +146,8 @@ class OnlineDistiller(BaseModule):
                 for arg, source in mappings[name].items():
                     where = (f'{field}.loss_forward_mappings.{owner}.{name}'
                              f'.{arg}')
-                    for item in (source if isinstance(source, list) else
-                                 [source]):
+                    for item in (source
+                                 if isinstance(source, list) else [source]):
                         self._check_source(item, peers, where)
         for owner, mappings in self.loss_forward_mappings.items():
             for name in mappings:
@@ -184,8 +185,8 @@ class OnlineDistiller(BaseModule):
                 f'"{recorder}"; add it under '
                 f'model.distiller.recorders.{peer}.')
         connector = source.get('connector')
-        if connector is not None and (peer not in self.connectors or
-                                      connector not in self.connectors[peer]):
+        if connector is not None and (peer not in self.connectors or connector
+                                      not in self.connectors[peer]):
             raise ValueError(
                 f'{where}.connector: peer "{peer}" has no connector '
                 f'"{connector}"; add it under '
@@ -202,7 +203,7 @@ class OnlineDistiller(BaseModule):
             yield
 
     def fetch(self, source: Any, data_samples: List[Any],
-               cache: Dict[Any, Any]) -> Any:
+              cache: Dict[Any, Any]) -> Any:
         """Returns the tensor (or list) a mapping source points to.
 
         Labels and connector outputs are computed once per step
@@ -225,8 +226,7 @@ class OnlineDistiller(BaseModule):
             cache[key] = data
         return cache[key]
 
-    def forward(self,
-                data_samples: List[Any]) -> Dict[str, Dict[str, Tensor]]:
+    def forward(self, data_samples: List[Any]) -> Dict[str, Dict[str, Tensor]]:
         """Computes every distill term from this step's records.
 
         Called through ``__call__`` so that, under distributed training,
@@ -244,10 +244,12 @@ class OnlineDistiller(BaseModule):
         for owner, losses in self.losses.items():
             mappings = self.loss_forward_mappings[owner]
             results[owner] = {
-                name: loss(**{
-                    arg: self.fetch(source, data_samples, cache)
-                    for arg, source in mappings[name].items()
-                })
+                name:
+                loss(
+                    **{
+                        arg: self.fetch(source, data_samples, cache)
+                        for arg, source in mappings[name].items()
+                    })
                 for name, loss in losses.items()
             }
         return results

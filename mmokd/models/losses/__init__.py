@@ -2,8 +2,8 @@
 from .adm_losses import ADMConsensusLoss, ADMDivergenceLoss, ADMFeatureLoss
 from .dml_loss import DMLLoss
 from .functional import (adm_attention, adm_consensus_loss,
-                         adm_divergence_loss, adm_feature_loss,
-                         adm_similarity, dml_kl)
+                         adm_divergence_loss, adm_feature_loss, adm_similarity,
+                         dml_kl)
 
 __all__ = [
     'ADMConsensusLoss', 'ADMDivergenceLoss', 'ADMFeatureLoss', 'DMLLoss',

@@ -87,16 +87,14 @@ class ADMConsensusLoss(nn.Module):
             Tensor: The weighted loss.
         """
         if self.form == 'ce':
-            loss = adm_consensus_loss(feat_s, feat_s_aligned, feat_t,
-                                      weight_s, bias_s, gt, self.eps,
-                                      self.ignore_index)
+            loss = adm_consensus_loss(feat_s, feat_s_aligned, feat_t, weight_s,
+                                      bias_s, gt, self.eps, self.ignore_index)
         else:
             attn, _ = adm_attention(feat_s_aligned, feat_t, self.eps)
             logits_s = attended_logits(feat_s, attn, weight_s, bias_s)
-            logits_t = attended_logits(feat_t.detach(), attn,
-                                       weight_t.detach(),
-                                       None if bias_t is None else
-                                       bias_t.detach())
+            logits_t = attended_logits(
+                feat_t.detach(), attn, weight_t.detach(),
+                None if bias_t is None else bias_t.detach())
             mask = gt == self.ignore_index if logits_s.dim() == 4 else None
             loss = dml_kl(logits_s, logits_t, self.tau, mask)
         return self.loss_weight * loss
@@ -130,9 +128,8 @@ class ADMDivergenceLoss(nn.Module):
         self.eps = eps
         self.ignore_index = ignore_index
 
-    def forward(self, feat_t: Tensor, feat_s_aligned: Tensor,
-                weight_t: Tensor, bias_t: Optional[Tensor],
-                gt: Tensor) -> Tensor:
+    def forward(self, feat_t: Tensor, feat_s_aligned: Tensor, weight_t: Tensor,
+                bias_t: Optional[Tensor], gt: Tensor) -> Tensor:
         """Computes ``beta * L_di``.
 
         Args:

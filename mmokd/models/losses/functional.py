@@ -5,7 +5,6 @@ them with values computed independently.
 """
 from typing import Optional, Sequence, Tuple
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -24,8 +23,7 @@ def resize_like(logits: Tensor, reference: Tensor) -> Tensor:
     if logits.dim() < 3 or logits.shape[2:] == reference.shape[2:]:
         return logits
     return F.interpolate(
-        logits, size=reference.shape[2:], mode='bilinear',
-        align_corners=False)
+        logits, size=reference.shape[2:], mode='bilinear', align_corners=False)
 
 
 def resize_mask(mask: Tensor, reference: Tensor) -> Tensor:
@@ -162,7 +160,8 @@ def attended_logits(feat: Tensor, attn: Tensor, weight: Tensor,
     return F.conv2d(weighted, weight, bias)
 
 
-def dense_cross_entropy(logits: Tensor, target: Tensor,
+def dense_cross_entropy(logits: Tensor,
+                        target: Tensor,
                         ignore_index: int = 255) -> Tensor:
     """Cross-entropy for ``(B, K)`` or ``(B, K, h, w)`` logits.
 

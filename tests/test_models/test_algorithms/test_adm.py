@@ -13,7 +13,9 @@ ADM = dict(
     feature=dict(source='backbone', data_idx=-1),
     classifier='head.fc',
     channels=dict(student=64, teacher=128),
-    alpha=0.5, beta=0.5, gamma=1.0)
+    alpha=0.5,
+    beta=0.5,
+    gamma=1.0)
 
 
 def build(distiller=ADM):
@@ -53,14 +55,18 @@ def test_adm_adds_only_the_adapter_parameters():
 
 def test_logged_terms_and_adapter_trained_with_the_student():
     model = build()
-    optim = PeerOptimWrapperConstructor(dict(
-        student=dict(optimizer=dict(type='SGD', lr=0.1)),
-        teacher=dict(optimizer=dict(type='SGD', lr=0.1))))(model)
+    optim = PeerOptimWrapperConstructor(
+        dict(
+            student=dict(optimizer=dict(type='SGD', lr=0.1)),
+            teacher=dict(optimizer=dict(type='SGD', lr=0.1))))(
+                model)
     assert isinstance(optim, OptimWrapperDict)
     adapter = model.distiller.connectors['student']['adm_adapter']
-    student_params = {id(p) for group in
-                      optim['student'].optimizer.param_groups
-                      for p in group['params']}
+    student_params = {
+        id(p)
+        for group in optim['student'].optimizer.param_groups
+        for p in group['params']
+    }
     assert all(id(p) in student_params for p in adapter.parameters())
     before = [p.detach().clone() for p in adapter.parameters()]
     log_vars = model.train_step(batch(), optim)
@@ -72,14 +78,47 @@ def test_logged_terms_and_adapter_trained_with_the_student():
 
 
 def test_missing_connector_names_the_field():
-    cfg = dml_config(distiller=dict(
-        type='mmokd.OnlineDistiller',
-        recorders=dict(student=dict(f=dict(type='ModuleOutputs',
-                                           source='backbone'))),
-        losses=dict(student=dict(loss_f=dict(type='mmokd.ADMFeatureLoss'))),
-        loss_forward_mappings=dict(student=dict(loss_f=dict(
-            feats_s_aligned=[dict(peer='student', recorder='f',
-                                  connector='nope')],
-            feats_t=[dict(peer='student', recorder='f')])))))
+    cfg = dml_config(
+        distiller=dict(
+            type='mmokd.OnlineDistiller',
+            recorders=dict(
+                student=dict(f=dict(type='ModuleOutputs', source='backbone'))),
+            losses=dict(
+                student=dict(loss_f=dict(type='mmokd.ADMFeatureLoss'))),
+            loss_forward_mappings=dict(
+                student=dict(
+                    loss_f=dict(
+                        feats_s_aligned=[
+                            dict(
+                                peer='student', recorder='f', connector='nope')
+                        ],
+                        feats_t=[dict(peer='student', recorder='f')])))))
     with pytest.raises(ValueError, match='connector'):
         MODELS.build(cfg)
+
+
+def test_two_teachers_one_student_gets_adm_per_pair():
+    cfg = dml_config(
+        distiller=dict(
+            ADM,
+            channels=dict(student=64, teacher=128, teacher2=32),
+            pairs=[
+                dict(teacher='teacher', student='student'),
+                dict(teacher='teacher2', student='student')
+            ]))
+    from tests.toy_models import tiny_classifier
+    cfg['peers']['teacher2'] = tiny_classifier(width=4)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    data = model.data_preprocessor(batch(), True)
+    losses = model.peer_losses(**data)
+    assert {
+        'loss_adm_consensus_teacher', 'loss_adm_consensus_teacher2',
+        'loss_adm_feat_teacher', 'loss_adm_feat_teacher2', 'loss_dml'
+    } <= set(losses['student'])
+    assert 'loss_adm_divergence_student' in losses['teacher']
+    assert 'loss_adm_divergence_student' in losses['teacher2']
+    adapters = model.distiller.connectors['student']
+    assert set(adapters) == {'adm_adapter_teacher', 'adm_adapter_teacher2'}
+    assert adapters['adm_adapter_teacher2'].conv_module.conv.weight.shape \
+        == (32, 64, 1, 1)

@@ -15,11 +15,13 @@ def build(**kwargs):
 
 
 def sgd_dict(model, lr=0.1):
-    return OptimWrapperDict(**{
-        name: OptimWrapper(torch.optim.SGD(
-            model.peer(name).parameters(), lr=lr))
-        for name in model.peer_names
-    })
+    return OptimWrapperDict(
+        **{
+            name:
+            OptimWrapper(
+                torch.optim.SGD(model.peer(name).parameters(), lr=lr))
+            for name in model.peer_names
+        })
 
 
 def params(module):
@@ -36,8 +38,8 @@ def test_train_step_updates_every_peer_and_logs_their_losses():
                    for k in before[name] if k.endswith('weight'))
         assert f'{name}.loss_dml' in log_vars
         assert f'{name}.loss_task' in log_vars
-    assert torch.allclose(
-        log_vars['loss'], log_vars['student.loss'] + log_vars['teacher.loss'])
+    assert torch.allclose(log_vars['loss'],
+                          log_vars['student.loss'] + log_vars['teacher.loss'])
 
 
 def test_bn_of_every_peer_is_in_train_mode():
@@ -93,8 +95,10 @@ def test_three_peers_average_their_kd_terms():
     losses = model.peer_losses(**data)
     from mmokd.models.losses import dml_kl
     with torch.no_grad():
-        z = {n: model.peer(n)(data['inputs'], mode='tensor')
-             for n in model.peer_names}
+        z = {
+            n: model.peer(n)(data['inputs'], mode='tensor')
+            for n in model.peer_names
+        }
     expected = (dml_kl(z['net3'], z['student']) +
                 dml_kl(z['net3'], z['teacher'])) / 2
     assert losses['net3']['loss_dml'].item() == pytest.approx(
@@ -107,8 +111,9 @@ def test_single_optimizer_layout_trains_all_peers():
     before = params(model.teacher)
     log_vars = model.train_step(batch(), optim)
     assert 'teacher.loss_dml' in log_vars and 'student.loss_task' in log_vars
-    assert any(not torch.equal(before[k], model.teacher.state_dict()[k])
-               for k in before if k.endswith('weight'))
+    assert any(not torch.equal(before[k],
+                               model.teacher.state_dict()[k]) for k in before
+               if k.endswith('weight'))
 
 
 def test_predict_uses_the_evaluated_peer():
@@ -135,16 +140,20 @@ def test_state_dict_keys_are_per_peer():
     (lambda c: c.update(logits='head.nonexistent'),
      'recorders.student.logits.source'),
     (lambda c: c.update(student='net9'), 'model.student'),
-    (lambda c: c.update(distiller=dict(
-        type='mmokd.OnlineDistiller',
-        losses=dict(ghost=dict(loss_x=dict(type='mmokd.DMLLoss'))))),
+    (lambda c: c.update(
+        distiller=dict(
+            type='mmokd.OnlineDistiller',
+            losses=dict(ghost=dict(loss_x=dict(type='mmokd.DMLLoss'))))),
      'model.distiller.losses.ghost'),
-    (lambda c: c.update(distiller=dict(
-        type='mmokd.OnlineDistiller',
-        losses=dict(student=dict(loss_x=dict(type='mmokd.DMLLoss'))),
-        loss_forward_mappings=dict(student=dict(loss_x=dict(
-            preds_S=dict(peer='student', recorder='logits'),
-            preds_T=dict(peer='ghost', recorder='logits')))))),
+    (lambda c: c.update(
+        distiller=dict(
+            type='mmokd.OnlineDistiller',
+            losses=dict(student=dict(loss_x=dict(type='mmokd.DMLLoss'))),
+            loss_forward_mappings=dict(
+                student=dict(
+                    loss_x=dict(
+                        preds_S=dict(peer='student', recorder='logits'),
+                        preds_T=dict(peer='ghost', recorder='logits')))))),
      'loss_forward_mappings.student.loss_x.preds_T.peer'),
 ])
 def test_bad_configs_name_the_field(change, field):
@@ -156,7 +165,8 @@ def test_bad_configs_name_the_field(change, field):
 
 def test_optimizer_keys_must_match_peers():
     model = build()
-    optim = OptimWrapperDict(student=OptimWrapper(
-        torch.optim.SGD(model.student.parameters(), lr=0.1)))
+    optim = OptimWrapperDict(
+        student=OptimWrapper(
+            torch.optim.SGD(model.student.parameters(), lr=0.1)))
     with pytest.raises(ValueError, match='optim_wrapper'):
         model.train_step(batch(), optim)

@@ -72,8 +72,8 @@ def test_consensus_and_divergence_match_numpy(tensors):
 def test_dense_form_uses_the_classifier_per_pixel(tensors):
     fs, ft = tensors['fs'], tensors['ft']
     w4 = tensors['w'][:, :, None, None]
-    y = torch.randint(0, 7, (3, 10, 12), generator=torch.Generator()
-                      .manual_seed(1))
+    y = torch.randint(
+        0, 7, (3, 10, 12), generator=torch.Generator().manual_seed(1))
     y[0, :4] = 255
     co, _ = np_attention(fs.numpy(), ft.numpy())
     logits = np.einsum('bchw,kc->bkhw', np.maximum(fs.numpy(), 0) * co,
@@ -138,7 +138,7 @@ def test_kd_form_matches_hand_composition(tensors):
     co, _ = adm_attention(fs, ft)
     logits_s = (torch.relu(fs) * co).mean((2, 3)) @ w.T + b
     logits_t = (torch.relu(ft) * co).mean((2, 3)) @ w.T + b
-    loss = ADMConsensusLoss(loss_weight=0.5, form='kd')(
-        fs, fs, ft, w, b, y, w, b)
+    loss = ADMConsensusLoss(
+        loss_weight=0.5, form='kd')(fs, fs, ft, w, b, y, w, b)
     assert loss.item() == pytest.approx(
         0.5 * dml_kl(logits_s, logits_t).item(), rel=1e-5)

@@ -10,6 +10,7 @@ from mmokd.models.losses import DMLLoss, dml_kl
 
 def kl_reference(logits_s, logits_t, tau):
     """tau^2 * KL(p_t || p_s) per row, computed with plain numpy."""
+
     def softmax(z):
         z = np.asarray(z, dtype=np.float64) / tau
         e = np.exp(z - z.max(axis=-1, keepdims=True))
@@ -66,8 +67,8 @@ def test_full_resolution_mask_is_downsampled_by_nearest():
 
 def test_all_ignored_gives_zero():
     mask = torch.ones(1, 2, 2, dtype=torch.bool)
-    loss = dml_kl(torch.randn(1, 3, 2, 2), torch.randn(1, 3, 2, 2),
-                  ignore_mask=mask)
+    loss = dml_kl(
+        torch.randn(1, 3, 2, 2), torch.randn(1, 3, 2, 2), ignore_mask=mask)
     assert loss.item() == 0.0
 
 
@@ -85,8 +86,8 @@ def test_identical_logits_give_zero_and_zero_gradient():
     loss = dml_kl(logits, logits.detach().clone())
     loss.backward()
     assert loss.item() == pytest.approx(0.0, abs=1e-7)
-    assert torch.allclose(logits.grad, torch.zeros_like(logits.grad),
-                          atol=1e-7)
+    assert torch.allclose(
+        logits.grad, torch.zeros_like(logits.grad), atol=1e-7)
 
 
 def test_peer_side_gets_no_gradient():
