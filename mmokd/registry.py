@@ -11,12 +11,10 @@ from mmengine.registry import Registry
 from mmrazor.registry import DATASETS as MMRAZOR_DATASETS
 from mmrazor.registry import HOOKS as MMRAZOR_HOOKS
 from mmrazor.registry import LOOPS as MMRAZOR_LOOPS
-from mmrazor.registry import MODEL_WRAPPERS as MMRAZOR_MODEL_WRAPPERS
 from mmrazor.registry import MODELS as MMRAZOR_MODELS
 from mmrazor.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMRAZOR_OPTIM_WRAPPER_CONSTRUCTORS
 from mmrazor.registry import TASK_UTILS as MMRAZOR_TASK_UTILS
-from mmrazor.registry import TRANSFORMS as MMRAZOR_TRANSFORMS
 
 
 def _prefix_reachable(registry: Registry) -> Registry:
@@ -38,12 +36,6 @@ TASK_UTILS = _prefix_reachable(
         parent=MMRAZOR_TASK_UTILS,
         scope='mmokd',
         locations=['mmokd.models']))
-MODEL_WRAPPERS = _prefix_reachable(
-    Registry(
-        'model_wrapper',
-        parent=MMRAZOR_MODEL_WRAPPERS,
-        scope='mmokd',
-        locations=['mmokd.engine']))
 LOOPS = _prefix_reachable(
     Registry(
         'loop',
@@ -66,11 +58,5 @@ DATASETS = _prefix_reachable(
     Registry(
         'dataset',
         parent=MMRAZOR_DATASETS,
-        scope='mmokd',
-        locations=['mmokd.datasets']))
-TRANSFORMS = _prefix_reachable(
-    Registry(
-        'transform',
-        parent=MMRAZOR_TRANSFORMS,
         scope='mmokd',
         locations=['mmokd.datasets']))

@@ -1,4 +1,5 @@
-"""CIFAR-style classification backbones of the CIFAR-100 KD benchmark.
+"""Classification backbones mmpretrain lacks: the CIFAR-style networks of
+the CIFAR-100 KD benchmark and MobileNet V1.
 
 Each returns a tuple of feature maps (the last by default: the map right
 before global pooling) and plugs into mmpretrain's ``ImageClassifier``
@@ -9,9 +10,10 @@ from .cifar_resnet import CIFARResNet
 from .cifar_shufflenet_v1 import CIFARShuffleNetV1
 from .cifar_shufflenet_v2 import CIFARShuffleNetV2
 from .cifar_vgg import CIFARVGG
+from .mobilenet_v1 import MobileNetV1
 from .wide_resnet_cifar import CIFARWideResNet
 
 __all__ = [
     'CIFARResNet', 'CIFARWideResNet', 'CIFARVGG', 'CIFARShuffleNetV1',
-    'CIFARShuffleNetV2', 'CIFARMobileNetV2'
+    'CIFARShuffleNetV2', 'CIFARMobileNetV2', 'MobileNetV1'
 ]
