@@ -20,8 +20,9 @@ CLS_DML = osp.join(REPO, 'configs/dml/resnet32x4_resnet8x4_cifar100.py')
 
 
 def write_config(path, base, body=''):
+    bases = [base] if isinstance(base, str) else list(base)
     with open(path, 'w') as f:
-        f.write(f'_base_ = [{base!r}]\n{body}')
+        f.write(f'_base_ = {bases!r}\n{body}')
     return str(path)
 
 
@@ -222,6 +223,44 @@ def test_dml_classification_two_processes(tmp_path, tiny_cifar100):
     log = proc.stdout + proc.stderr
     assert 'teacher.accuracy/top1' in log
     assert 'Epoch(test)' in log and ' accuracy/top1' not in log
+    assert_student_evaluates_with_mmpretrain(tmp_path, tiny_cifar100,
+                                             exported_student(work_dir))
+
+
+PLAIN_CLS_BODY = """
+custom_imports = dict(imports=['mmokd'], allow_failed_imports=False)
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='mmokd.CIFARResNet', arch='resnet8x4'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=100, in_channels=256))
+test_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False,
+    dataset=dict(type='mmokd.OfflineCIFAR100', data_root={root!r},
+                 check_md5=False))
+"""
+
+
+def assert_student_evaluates_with_mmpretrain(tmp_path, data_root, ckpt):
+    """The exported student loads strictly into the plain mmpretrain
+    classifier and mmpretrain's own tools/test.py evaluates it."""
+    import mmpretrain
+    from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
+    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+    cfg_path = write_config(
+        tmp_path / 'plain_student.py',
+        ['mmpretrain::_base_/datasets/cifar100_bs16.py',
+         'mmpretrain::_base_/schedules/cifar10_bs128.py',
+         'mmpretrain::_base_/default_runtime.py'],
+        PLAIN_CLS_BODY.format(root=data_root))
+    plain = PRETRAIN_MODELS.build(Config.fromfile(cfg_path).model)
+    load_checkpoint(plain, ckpt, strict=True)
+    tool = osp.join(osp.dirname(mmpretrain.__file__), '.mim/tools/test.py')
+    proc = run_tool([python(), tool, cfg_path, ckpt, '--work-dir',
+                     str(tmp_path / 'mmpretrain_test')])
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    assert 'accuracy/top1' in proc.stdout + proc.stderr
 
 
 def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100):
