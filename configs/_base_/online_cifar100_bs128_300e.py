@@ -19,12 +19,13 @@ sgd = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4))
 optim_wrapper = dict(
-    constructor='mmokd.PeerOptimWrapperConstructor',
-    student=sgd,
-    teacher=sgd)
+    constructor='mmokd.PeerOptimWrapperConstructor', student=sgd, teacher=sgd)
 param_scheduler = [
-    dict(type='MultiStepLR', by_epoch=True, milestones=[140, 200, 250],
-         gamma=0.1)
+    dict(
+        type='MultiStepLR',
+        by_epoch=True,
+        milestones=[140, 200, 250],
+        gamma=0.1)
 ]
 train_cfg = dict(by_epoch=True, max_epochs=300, val_interval=1)
 val_cfg = dict(type='mmokd.OnlineDistillValLoop', eval_peers='all')
@@ -35,6 +36,23 @@ model_wrapper_cfg = dict(
     broadcast_buffers=False,
     find_unused_parameters=False)
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2,
-                    save_best='accuracy/top1', rule='greater'))
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=10,
+        max_keep_ckpts=2,
+        save_best='accuracy/top1',
+        rule='greater'))
 custom_hooks = [dict(type='mmokd.ExportPeerHook')]
+
+# The mmpretrain classifier every CIFAR-100 peer uses; a config sets its
+# backbone and the head's in_channels, e.g.
+# dict(cifar_classifier, backbone=..., head=dict(cifar_head, in_channels=C)).
+cifar_head = dict(
+    type='LinearClsHead',
+    num_classes=100,
+    loss=dict(type='CrossEntropyLoss', loss_weight=1.0))
+cifar_classifier = dict(
+    _scope_='mmpretrain',
+    type='ImageClassifier',
+    neck=dict(type='GlobalAveragePooling'),
+    head=cifar_head)

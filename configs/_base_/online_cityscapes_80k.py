@@ -26,10 +26,10 @@ model_wrapper_cfg = dict(
     type='MMSeparateDistributedDataParallel',
     broadcast_buffers=False,
     find_unused_parameters=False)
-val_cfg = dict(_delete_=True, type='mmokd.OnlineDistillValLoop',
-               eval_peers='all')
-test_cfg = dict(_delete_=True, type='mmokd.OnlineDistillTestLoop',
-                test_peers='student')
+val_cfg = dict(
+    _delete_=True, type='mmokd.OnlineDistillValLoop', eval_peers='all')
+test_cfg = dict(
+    _delete_=True, type='mmokd.OnlineDistillTestLoop', test_peers='student')
 default_hooks = dict(
     checkpoint=dict(save_best='mIoU', rule='greater', max_keep_ckpts=2))
 custom_hooks = [dict(type='mmokd.ExportPeerHook')]

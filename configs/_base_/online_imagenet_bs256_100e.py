@@ -13,12 +13,10 @@ sgd = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
 optim_wrapper = dict(
-    constructor='mmokd.PeerOptimWrapperConstructor',
-    student=sgd,
-    teacher=sgd)
+    constructor='mmokd.PeerOptimWrapperConstructor', student=sgd, teacher=sgd)
 param_scheduler = [
-    dict(type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90],
-         gamma=0.1)
+    dict(
+        type='MultiStepLR', by_epoch=True, milestones=[30, 60, 90], gamma=0.1)
 ]
 train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=1)
 val_cfg = dict(type='mmokd.OnlineDistillValLoop', eval_peers='all')
@@ -29,6 +27,10 @@ model_wrapper_cfg = dict(
     broadcast_buffers=False,
     find_unused_parameters=False)
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2,
-                    save_best='accuracy/top1', rule='greater'))
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=1,
+        max_keep_ckpts=2,
+        save_best='accuracy/top1',
+        rule='greater'))
 custom_hooks = [dict(type='mmokd.ExportPeerHook')]

@@ -4,15 +4,9 @@
 _base_ = ['../_base_/online_cifar100_bs128_300e.py']
 
 student = dict(
-    _scope_='mmpretrain',
-    type='ImageClassifier',
+    _base_.cifar_classifier,
     backbone=dict(type='mmokd.CIFARResNet', arch='resnet8x4'),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=100,
-        in_channels=256,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+    head=dict(_base_.cifar_head, in_channels=256))
 teacher = dict(
     student, backbone=dict(type='mmokd.CIFARResNet', arch='resnet32x4'))
 

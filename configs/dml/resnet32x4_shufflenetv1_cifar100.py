@@ -4,19 +4,13 @@
 _base_ = ['../_base_/online_cifar100_bs128_300e.py']
 
 student = dict(
-    _scope_='mmpretrain',
-    type='ImageClassifier',
+    _base_.cifar_classifier,
     backbone=dict(type='mmokd.CIFARShuffleNetV1', groups=3),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=100,
-        in_channels=960,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+    head=dict(_base_.cifar_head, in_channels=960))
 teacher = dict(
     student,
     backbone=dict(type='mmokd.CIFARResNet', arch='resnet32x4'),
-    head=dict(student['head'], in_channels=256))
+    head=dict(_base_.cifar_head, in_channels=256))
 
 model = dict(
     _scope_='mmokd',

@@ -4,19 +4,13 @@
 _base_ = ['../_base_/online_cifar100_bs128_300e.py']
 
 student = dict(
-    _scope_='mmpretrain',
-    type='ImageClassifier',
+    _base_.cifar_classifier,
     backbone=dict(type='mmokd.CIFARVGG', arch='vgg8'),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=100,
-        in_channels=512,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+    head=dict(_base_.cifar_head, in_channels=512))
 teacher = dict(
     student,
     backbone=dict(type='mmokd.CIFARVGG', arch='vgg13'),
-    head=dict(student['head'], in_channels=512))
+    head=dict(_base_.cifar_head, in_channels=512))
 
 model = dict(
     _scope_='mmokd',

@@ -8,23 +8,17 @@
 _base_ = ['../_base_/online_cifar100_bs128_300e.py']
 
 student = dict(
-    _scope_='mmpretrain',
-    type='ImageClassifier',
+    _base_.cifar_classifier,
     backbone=dict(type='mmokd.CIFARMobileNetV2', width_mult=1.0),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=100,
-        in_channels=1280,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+    head=dict(_base_.cifar_head, in_channels=1280))
 assistant = dict(
     student,
     backbone=dict(type='mmokd.CIFARWideResNet', depth=16, widen_factor=2),
-    head=dict(student['head'], in_channels=128))
+    head=dict(_base_.cifar_head, in_channels=128))
 teacher = dict(
     student,
     backbone=dict(type='mmokd.CIFARWideResNet', depth=16, widen_factor=10),
-    head=dict(student['head'], in_channels=640))
+    head=dict(_base_.cifar_head, in_channels=640))
 
 model = dict(
     _scope_='mmokd',

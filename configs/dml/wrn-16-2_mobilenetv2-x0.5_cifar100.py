@@ -10,19 +10,13 @@ sgd = dict(
 optim_wrapper = dict(student=sgd, teacher=sgd)
 
 student = dict(
-    _scope_='mmpretrain',
-    type='ImageClassifier',
+    _base_.cifar_classifier,
     backbone=dict(type='mmokd.CIFARMobileNetV2', width_mult=0.5),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=100,
-        in_channels=1280,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+    head=dict(_base_.cifar_head, in_channels=1280))
 teacher = dict(
     student,
     backbone=dict(type='mmokd.CIFARWideResNet', arch='wrn_16_2'),
-    head=dict(student['head'], in_channels=128))
+    head=dict(_base_.cifar_head, in_channels=128))
 
 model = dict(
     _scope_='mmokd',
