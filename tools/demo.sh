@@ -30,7 +30,7 @@ for line in open(scalars[-1]):
     record = json.loads(line)
     metrics.update({k: v for k, v in record.items() if 'mIoU' in k})
 student = sorted(glob.glob(f'{work_dir}/*/student.pth'))
-print(f"student (DeepLabV3 R18) mIoU: {metrics['mIoU']}")
-print(f"teacher (DeepLabV3 R101) mIoU: {metrics['teacher.mIoU']}")
+print(f"student (DeepLabV3 R18) mIoU: {metrics['mIoU']:.2f}")
+print(f"teacher (DeepLabV3 R101) mIoU: {metrics['teacher.mIoU']:.2f}")
 print(f'exported student checkpoint: {student[-1]}')
 PYEOF
