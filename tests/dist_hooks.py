@@ -25,3 +25,34 @@ class DumpPeerDigestHook(Hook):
         path = osp.join(runner.work_dir, f'digest_rank{get_rank()}.json')
         with open(path, 'w') as f:
             json.dump(digest, f)
+
+
+@HOOKS.register_module()
+class RecordSwitchHook(Hook):
+    """Writes, per rank, SwitOKD's logged decision of every iteration and
+    the statistics of this rank's own shard (recomputed from the recorded
+    logits) to ``{work_dir}/switch_rank{rank}.json``."""
+
+    def __init__(self) -> None:
+        self.decisions, self.local_stats = [], []
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None) -> None:
+        from mmokd.models.distillers import stack_labels
+        from mmokd.models.losses import switokd_statistics
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        logits = [model._logits(n) for n in ('student', 'teacher')]
+        labels = stack_labels(data_batch['data_samples']).to(logits[0].device)
+        self.decisions.append(float(outputs['switokd.expert']))
+        self.local_stats.append(switokd_statistics(*logits, labels).tolist())
+
+    def after_train(self, runner) -> None:
+        path = osp.join(runner.work_dir, f'switch_rank{get_rank()}.json')
+        with open(path, 'w') as f:
+            json.dump(
+                dict(decisions=self.decisions, local_stats=self.local_stats),
+                f)

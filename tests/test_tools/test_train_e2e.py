@@ -248,17 +248,18 @@ def assert_student_evaluates_with_mmpretrain(tmp_path, data_root, ckpt):
     from mmengine.config import Config
     from mmengine.runner import load_checkpoint
     from mmpretrain.registry import MODELS as PRETRAIN_MODELS
-    cfg_path = write_config(
-        tmp_path / 'plain_student.py',
-        ['mmpretrain::_base_/datasets/cifar100_bs16.py',
-         'mmpretrain::_base_/schedules/cifar10_bs128.py',
-         'mmpretrain::_base_/default_runtime.py'],
-        PLAIN_CLS_BODY.format(root=data_root))
+    cfg_path = write_config(tmp_path / 'plain_student.py', [
+        'mmpretrain::_base_/datasets/cifar100_bs16.py',
+        'mmpretrain::_base_/schedules/cifar10_bs128.py',
+        'mmpretrain::_base_/default_runtime.py'
+    ], PLAIN_CLS_BODY.format(root=data_root))
     plain = PRETRAIN_MODELS.build(Config.fromfile(cfg_path).model)
     load_checkpoint(plain, ckpt, strict=True)
     tool = osp.join(osp.dirname(mmpretrain.__file__), '.mim/tools/test.py')
-    proc = run_tool([python(), tool, cfg_path, ckpt, '--work-dir',
-                     str(tmp_path / 'mmpretrain_test')])
+    proc = run_tool([
+        python(), tool, cfg_path, ckpt, '--work-dir',
+        str(tmp_path / 'mmpretrain_test')
+    ])
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert 'accuracy/top1' in proc.stdout + proc.stderr
 
@@ -406,3 +407,49 @@ def test_adm_classification_configs_train(tmp_path, tiny_cifar100, config,
     log = proc.stdout + proc.stderr
     for term in terms:
         assert term in log, term
+
+
+def test_switokd_two_processes_decide_together(tmp_path, tiny_cifar100):
+    from mmokd.models.losses import switokd_decision
+    body = CLS_TINY_BODY.format(root=tiny_cifar100, epochs=2, pipeline='')
+    body = body.replace(
+        "dict(type='DumpPeerDigestHook')", "dict(type='DumpPeerDigestHook'),\n"
+        "                dict(type='RecordSwitchHook')")
+    cfg = write_config(
+        tmp_path / 'switokd.py',
+        osp.join(REPO, 'configs/switokd/resnet32x4_resnet8x4_cifar100.py'),
+        body + "model = dict(require_teacher_better=False)\n")
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool([
+        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
+        '--cfg-options', 'train_dataloader.batch_size=8'
+    ],
+                    env=dist_env())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert 'switokd.expert' in proc.stdout + proc.stderr
+    assert_ranks_agree(work_dir)
+    runs = [
+        json.load(open(osp.join(work_dir, f'switch_rank{r}.json')))
+        for r in (0, 1)
+    ]
+    assert runs[0]['decisions'] == runs[1]['decisions']
+    assert len(runs[0]['decisions']) == 8  # 2 epochs x 64 / (2 x 8)
+    for i, decision in enumerate(runs[0]['decisions']):
+        total = torch.tensor(runs[0]['local_stats'][i]) + torch.tensor(
+            runs[1]['local_stats'][i])
+        assert float(switokd_decision(total, False)[0]) == decision
+
+
+def test_switokd_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool(
+        [
+            'bash', 'tools/dist_train.sh',
+            osp.join(REPO, 'configs/switokd/deeplabv3_r101_r18_cityscapes.py'),
+            '2', '--work-dir', work_dir, '--cfg-options'
+        ] + shrink_cityscapes_options(tiny_cityscapes),
+        env=dist_env())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    assert 'switokd.expert' in log and 'switokd.delta' in log
+    assert 'teacher.mIoU' in log

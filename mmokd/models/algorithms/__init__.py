@@ -1,5 +1,6 @@
 """Online distillation algorithms."""
 from .dml import DML
 from .online_distill import OnlineDistill
+from .switokd import SwitOKD
 
-__all__ = ['DML', 'OnlineDistill']
+__all__ = ['DML', 'OnlineDistill', 'SwitOKD']

@@ -268,14 +268,31 @@ class OnlineDistill(BaseModel):
             data = self.data_preprocessor(data, True)
             losses = self.peer_losses(**data)
         log_vars: Dict[str, Tensor] = {}
-        total = 0
+        parsed = {}
         for name in self.trainable_peers:
-            loss, peer_log = self.parse_losses(losses[name])
-            optim_wrapper[name].update_params(loss)
+            parsed[name], peer_log = self.parse_losses(losses[name])
             log_vars.update(add_prefix(peer_log, name))
-            total = total + peer_log['loss']
-        log_vars['loss'] = total
+        log_vars['loss'] = sum(parsed.values())
+        updated = self.peers_to_update(data['data_samples'], log_vars)
+        for name in self.trainable_peers:
+            if name in updated:
+                optim_wrapper[name].update_params(parsed[name])
         return log_vars
+
+    def peers_to_update(self, data_samples: list,
+                        log_vars: Dict[str, Tensor]) -> List[str]:
+        """The peers whose optimizer steps this iteration (all trained
+        peers; SwitOKD pauses its teacher). Decisions must be identical on
+        every rank.
+
+        Args:
+            data_samples (list): The batch's data samples.
+            log_vars (dict): Log variables; a method may add its own.
+
+        Returns:
+            list[str]: Names of the peers to update.
+        """
+        return list(self.trainable_peers)
 
     def _check_optim_keys(self, optim_wrapper: OptimWrapperDict) -> None:
         """Raises unless there is exactly one optimizer per trained peer."""

@@ -3,10 +3,12 @@ from .adm_losses import ADMConsensusLoss, ADMDivergenceLoss, ADMFeatureLoss
 from .dml_loss import DMLLoss
 from .functional import (adm_attention, adm_consensus_loss,
                          adm_divergence_loss, adm_feature_loss, adm_similarity,
-                         dml_kl)
+                         dml_kl, switokd_decision, switokd_mode,
+                         switokd_statistics)
 
 __all__ = [
     'ADMConsensusLoss', 'ADMDivergenceLoss', 'ADMFeatureLoss', 'DMLLoss',
     'adm_attention', 'adm_consensus_loss', 'adm_divergence_loss',
-    'adm_feature_loss', 'adm_similarity', 'dml_kl'
+    'adm_feature_loss', 'adm_similarity', 'dml_kl', 'switokd_decision',
+    'switokd_mode', 'switokd_statistics'
 ]

@@ -3,8 +3,10 @@
 Registered loss modules in this package wrap these functions; tests compare
 them with values computed independently.
 """
+import math
 from typing import Optional, Sequence, Tuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -274,3 +276,98 @@ def adm_feature_loss(feats_s_aligned: Sequence[Tensor],
     return sum(
         F.mse_loss(resize_like(s, t), t.detach()) / 2**(num - i + 1)
         for i, (s, t) in enumerate(zip(feats_s_aligned, feats_t), start=1))
+
+
+def _probs_and_onehot(logits: Tensor, target: Tensor,
+                      ignore_index: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """Softmax probabilities, one-hot labels and a validity mask, with the
+    class axis last: ``(M, C)`` for ``M`` samples or pixels."""
+    if logits.dim() == 4:
+        if target.shape[-2:] != logits.shape[-2:]:
+            target = F.interpolate(
+                target[:, None].float(), size=logits.shape[2:],
+                mode='nearest')[:, 0].long()
+        logits = logits.permute(0, 2, 3, 1).flatten(0, 2)
+        target = target.flatten()
+    valid = target != ignore_index
+    onehot = F.one_hot(target.clamp(0, logits.shape[1] - 1),
+                       logits.shape[1]).float()
+    return logits.softmax(dim=1), onehot, valid
+
+
+def switokd_statistics(logits_s: Tensor,
+                       logits_t: Tensor,
+                       target: Tensor,
+                       ignore_index: int = 255) -> Tensor:
+    """Sums behind SwitOKD's switch, ready to be all-reduced over ranks.
+
+    Qian et al., "Switchable Online Knowledge Distillation", ECCV 2022
+    (authors' code): per sample (or labelled pixel), with ``tau = 1`` and
+    detached probabilities, the L1 distances ``||p_s - y||``,
+    ``||p_t - y||`` and ``||p_s - p_t||``. Dense teacher logits of another
+    size are resized bilinearly to the student's.
+
+    Args:
+        logits_s (Tensor): Student logits ``(N, C[, H, W])``.
+        logits_t (Tensor): Teacher logits, same layout.
+        target (Tensor): ``(N,)`` classes or ``(N, H, W)`` label maps.
+        ignore_index (int): Ignored label (segmentation).
+
+    Returns:
+        Tensor: ``[sum s, sum t, sum G, count]`` (float64).
+    """
+    logits_t = resize_like(logits_t.detach(), logits_s)
+    p_s, onehot, valid = _probs_and_onehot(logits_s.detach(), target,
+                                           ignore_index)
+    p_t, _, _ = _probs_and_onehot(logits_t, target, ignore_index)
+    dist = [(a - b).abs().sum(dim=1)[valid].double().sum()
+            for a, b in ((p_s, onehot), (p_t, onehot), (p_s, p_t))]
+    return torch.stack(dist + [valid.sum().double()])
+
+
+def switokd_decision(
+        stats: Tensor,
+        require_teacher_better: bool = True) -> Tuple[bool, float, float]:
+    """SwitOKD's switching rule on (all-reduced) statistics.
+
+    ``s, t, G`` are the batch means of the three L1 distances,
+    ``epsilon = exp(-t / (s + t))``, ``delta = s - epsilon * t``; expert
+    mode (the teacher pauses) iff ``G > delta`` and, as in the authors'
+    code, ``t < s`` (``require_teacher_better``).
+
+    Args:
+        stats (Tensor): Output of :func:`switokd_statistics`, summed over
+            ranks.
+        require_teacher_better (bool): Also require ``t < s``.
+
+    Returns:
+        tuple: ``(expert, delta, G)``.
+    """
+    count = float(stats[3].clamp(min=1))
+    s, t, gap = (float(v) / count for v in stats[:3])
+    epsilon = math.exp(-t / (s + t)) if s + t > 0 else 1.0
+    delta = s - epsilon * t
+    expert = gap > delta and (t < s or not require_teacher_better)
+    return expert, delta, gap
+
+
+def switokd_mode(logits_s: Tensor,
+                 logits_t: Tensor,
+                 target: Tensor,
+                 require_teacher_better: bool = True,
+                 ignore_index: int = 255) -> Tuple[bool, float, float]:
+    """Whether SwitOKD's expert mode holds for one batch on one process.
+
+    Args:
+        logits_s (Tensor): Student logits.
+        logits_t (Tensor): Teacher logits.
+        target (Tensor): Labels.
+        require_teacher_better (bool): See :func:`switokd_decision`.
+        ignore_index (int): Ignored label (segmentation).
+
+    Returns:
+        tuple: ``(expert, delta, G)``.
+    """
+    return switokd_decision(
+        switokd_statistics(logits_s, logits_t, target, ignore_index),
+        require_teacher_better)
