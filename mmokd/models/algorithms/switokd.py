@@ -16,7 +16,7 @@ from .online_distill import unwrap
 class SwitOKD(DML):
     """SwitOKD: the teacher pauses while it is far enough ahead.
 
-    Qian, Xue, Zhang, Chen, Li, "Switchable Online Knowledge
+    Qian et al., "Switchable Online Knowledge
     Distillation", ECCV 2022. Losses are DML's (``tau = 1``, each network
     learns from the other's detached prediction). Per batch, from detached
     probabilities: ``s = mean ||p_s - y||_1``, ``t = mean ||p_t - y||_1``,
