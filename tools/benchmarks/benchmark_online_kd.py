@@ -7,14 +7,17 @@ Measured in one run, on one fixed batch:
 (b) mmokd ``DML`` (one optimizer per network);
 (c) MMRazor ``SingleTeacherDistill`` with a trainable teacher and KL terms
     in both directions (the nearest thing MMRazor offers);
-(d) mmokd ``DML`` + ADM (ADMDistiller with the paper's ImageNet weights).
+(d) mmokd ``DML`` + ADM (ADMDistiller with the paper's ImageNet weights);
+(e) mmokd ``SwitOKD`` with its decision computed as usual but expert mode
+    forced, so every step skips the teacher's backward and optimizer step
+    (the saving SwitOKD gets on its expert-mode batches).
 
 Time: the variants run interleaved, round after round, and the median of
 each is reported, so machine noise hits them alike. Memory: each variant
 runs in its own subprocess; on CUDA the peak of
 ``torch.cuda.max_memory_allocated`` during its steps, on CPU the growth of
 the process's peak RSS from after model building to after the steps.
-Prints the ratios (b) / sum(a), (b) / (c) and (d) / (b).
+Prints the ratios (b) / sum(a), (b) / (c), (d) / (b) and (e) / (b).
 
 Example::
 
@@ -46,7 +49,7 @@ CLS_CFGS = dict(
     student='mmpretrain::resnet/resnet18_8xb32_in1k.py',
     teacher='mmpretrain::resnet/resnet34_8xb32_in1k.py')
 VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std',
-            'mmokd_dml_adm')
+            'mmokd_dml_adm', 'mmokd_switokd_expert')
 
 
 def build_peer(args, role: str) -> torch.nn.Module:
@@ -144,6 +147,25 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
                 logits=logits_module(args),
                 dml_loss=dict(type='mmokd.DMLLoss'),
                 distiller=distiller)).to(device)
+        optim = PeerOptimWrapperConstructor({
+            n:
+            dict(optimizer=dict(type='SGD', lr=1e-3, momentum=0.9))
+            for n in model.peer_names
+        })(
+            model)
+        return lambda data: model.train_step(data, optim)
+    if name == 'mmokd_switokd_expert':
+        model = MODELS.build(
+            dict(
+                type='mmokd.SwitOKD', peers=peers,
+                logits=logits_module(args))).to(device)
+        decide = model.peers_to_update
+
+        def expert(data_samples, log_vars):
+            decide(data_samples, log_vars)  # statistics and all-reduce
+            return [model.student_name]
+
+        model.peers_to_update = expert
         optim = PeerOptimWrapperConstructor({
             n:
             dict(optimizer=dict(type='SGD', lr=1e-3, momentum=0.9))
@@ -264,6 +286,10 @@ def main() -> None:
           f'{seconds["mmokd_dml_adm"] / seconds["mmokd_dml"]:.3f}')
     print(f'memory mmokd_dml_adm / mmokd_dml = '
           f'{memory["mmokd_dml_adm"] / memory["mmokd_dml"]:.3f}')
+    print(f'time   mmokd_switokd_expert / mmokd_dml = '
+          f'{seconds["mmokd_switokd_expert"] / seconds["mmokd_dml"]:.3f}')
+    print(f'memory mmokd_switokd_expert / mmokd_dml = '
+          f'{memory["mmokd_switokd_expert"] / memory["mmokd_dml"]:.3f}')
 
 
 if __name__ == '__main__':
