@@ -264,11 +264,17 @@ def assert_student_evaluates_with_mmpretrain(tmp_path, data_root, ckpt):
     assert 'accuracy/top1' in proc.stdout + proc.stderr
 
 
-def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100):
+@pytest.mark.parametrize('method', ['dml', 'switokd'])
+def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100,
+                                                  method):
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
     full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
     cfg2 = cls_config(
         tmp_path, tiny_cifar100, epochs=2, deterministic_pipeline=True)
+    if method == 'switokd':
+        with open(cfg2, 'a') as f:
+            f.write("model = dict(type='SwitOKD', "
+                    "require_teacher_better=False)\n")
     proc = run_tool([python(), 'tools/train.py', cfg2, '--work-dir', full_dir],
                     env=env)
     assert proc.returncode == 0, proc.stderr[-5000:]
