@@ -5,7 +5,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import _check_out_indices, _conv_norm_act
+from .cifar_resnet import KAIMING_INIT, _check_out_indices, _conv_norm_act
 
 
 class InvertedResidual(BaseModule):
@@ -119,20 +119,13 @@ class CIFARMobileNetV2(BaseModule):
     )
 
     def __init__(
-        self,
-        width_mult: float = 0.5,
-        expand_ratio: int = 6,
-        out_indices: Union[int, Sequence[int]] = (7, ),
-        norm_cfg: dict = dict(type='BN'),
-        init_cfg: Optional[Union[dict, List[dict]]] = [
-            dict(
-                type='Kaiming',
-                layer='Conv2d',
-                mode='fan_out',
-                nonlinearity='relu'),
-            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-        ]
-    ) -> None:
+            self,
+            width_mult: float = 0.5,
+            expand_ratio: int = 6,
+            out_indices: Union[int, Sequence[int]] = (7, ),
+            norm_cfg: dict = dict(type='BN'),
+            init_cfg: Optional[Union[dict,
+                                     List[dict]]] = KAIMING_INIT) -> None:
         super().__init__(init_cfg=init_cfg)
         if width_mult <= 0 or expand_ratio < 1:
             raise ValueError('width_mult must be > 0 and expand_ratio >= 1')

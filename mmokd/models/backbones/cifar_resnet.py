@@ -57,6 +57,14 @@ def _conv_norm_act(in_channels: int,
     return nn.Sequential(*layers)
 
 
+# Kaiming (fan-out) convolutions and unit norm weights: the default
+# initialisation of every backbone in this package.
+KAIMING_INIT = [
+    dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
+    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+]
+
+
 def _check_out_indices(out_indices: Union[int, Sequence[int]],
                        num_stages: int) -> Tuple[int, ...]:
     """Normalizes ``out_indices`` to non-negative, checked stage indices.
@@ -214,22 +222,15 @@ class CIFARResNet(BaseModule):
     }
 
     def __init__(
-        self,
-        arch: Optional[str] = None,
-        depth: Optional[int] = None,
-        stem_channels: Optional[int] = None,
-        stage_channels: Optional[Sequence[int]] = None,
-        out_indices: Union[int, Sequence[int]] = (2, ),
-        norm_cfg: dict = dict(type='BN'),
-        init_cfg: Optional[Union[dict, List[dict]]] = [
-            dict(
-                type='Kaiming',
-                layer='Conv2d',
-                mode='fan_out',
-                nonlinearity='relu'),
-            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-        ]
-    ) -> None:
+            self,
+            arch: Optional[str] = None,
+            depth: Optional[int] = None,
+            stem_channels: Optional[int] = None,
+            stage_channels: Optional[Sequence[int]] = None,
+            out_indices: Union[int, Sequence[int]] = (2, ),
+            norm_cfg: dict = dict(type='BN'),
+            init_cfg: Optional[Union[dict,
+                                     List[dict]]] = KAIMING_INIT) -> None:
         super().__init__(init_cfg=init_cfg)
         preset_depth, preset_stem, preset_stages = None, 16, (16, 32, 64)
         if arch is not None:

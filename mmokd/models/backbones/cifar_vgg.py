@@ -5,7 +5,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import _check_out_indices, _norm
+from .cifar_resnet import KAIMING_INIT, _check_out_indices, _norm
 
 
 @MODELS.register_module()
@@ -84,22 +84,15 @@ class CIFARVGG(BaseModule):
     widths = (64, 128, 256, 512, 512)
 
     def __init__(
-        self,
-        depth: Optional[int] = None,
-        arch: Optional[str] = None,
-        stage_channels: Optional[Sequence[Sequence[int]]] = None,
-        max_pool_stages: Sequence[int] = (0, 1, 2),
-        out_indices: Union[int, Sequence[int]] = (-1, ),
-        norm_cfg: Optional[dict] = dict(type='BN'),
-        init_cfg: Optional[Union[dict, List[dict]]] = [
-            dict(
-                type='Kaiming',
-                layer='Conv2d',
-                mode='fan_out',
-                nonlinearity='relu'),
-            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-        ]
-    ) -> None:
+            self,
+            depth: Optional[int] = None,
+            arch: Optional[str] = None,
+            stage_channels: Optional[Sequence[Sequence[int]]] = None,
+            max_pool_stages: Sequence[int] = (0, 1, 2),
+            out_indices: Union[int, Sequence[int]] = (-1, ),
+            norm_cfg: Optional[dict] = dict(type='BN'),
+            init_cfg: Optional[Union[dict,
+                                     List[dict]]] = KAIMING_INIT) -> None:
         super().__init__(init_cfg=init_cfg)
         if arch is not None:
             if not arch.startswith('vgg') or not arch[3:].isdigit():

@@ -5,23 +5,29 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import _check_out_indices
+from .cifar_resnet import KAIMING_INIT, _check_out_indices
 
 # (output channels, stride) of the 13 depthwise-separable blocks, paper
 # Table 1; the stem is a 3x3 stride-2 convolution with 32 channels.
-BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
-          (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2),
-          (1024, 1))
+BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1),
+          (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
 
 
-def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int,
-                  stride: int, groups: int = 1) -> nn.Sequential:
+def _conv_bn_relu(in_channels: int,
+                  out_channels: int,
+                  kernel_size: int,
+                  stride: int,
+                  groups: int = 1) -> nn.Sequential:
     """Convolution (no bias), BatchNorm, ReLU."""
     return nn.Sequential(
         nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride,
-            kernel_size // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(out_channels), nn.ReLU())
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            kernel_size // 2,
+            groups=groups,
+            bias=False), nn.BatchNorm2d(out_channels), nn.ReLU())
 
 
 @MODELS.register_module()
@@ -49,13 +55,12 @@ class MobileNetV1(BaseModule):
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
-    def __init__(self,
-                 widen_factor: float = 1.0,
-                 out_indices: Sequence[int] = (13, ),
-                 init_cfg: Optional[Union[dict, List[dict]]] = [
-                     dict(type='Kaiming', layer='Conv2d', mode='fan_out'),
-                     dict(type='Constant', val=1, layer='BatchNorm2d')
-                 ]) -> None:
+    def __init__(
+            self,
+            widen_factor: float = 1.0,
+            out_indices: Sequence[int] = (13, ),
+            init_cfg: Optional[Union[dict,
+                                     List[dict]]] = KAIMING_INIT) -> None:
         super().__init__(init_cfg)
         self.out_indices = _check_out_indices(out_indices, len(BLOCKS) + 1)
         width = [int(32 * widen_factor)]

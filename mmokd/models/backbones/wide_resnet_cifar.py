@@ -6,7 +6,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import _check_out_indices, _norm
+from .cifar_resnet import KAIMING_INIT, _check_out_indices, _norm
 
 
 class WideBasicBlock(BaseModule):
@@ -123,22 +123,15 @@ class CIFARWideResNet(BaseModule):
     stem_channels = 16
 
     def __init__(
-        self,
-        arch: Optional[str] = None,
-        depth: Optional[int] = None,
-        widen_factor: Optional[int] = None,
-        drop_rate: float = 0.0,
-        out_indices: Union[int, Sequence[int]] = (2, ),
-        norm_cfg: dict = dict(type='BN'),
-        init_cfg: Optional[Union[dict, List[dict]]] = [
-            dict(
-                type='Kaiming',
-                layer='Conv2d',
-                mode='fan_out',
-                nonlinearity='relu'),
-            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-        ]
-    ) -> None:
+            self,
+            arch: Optional[str] = None,
+            depth: Optional[int] = None,
+            widen_factor: Optional[int] = None,
+            drop_rate: float = 0.0,
+            out_indices: Union[int, Sequence[int]] = (2, ),
+            norm_cfg: dict = dict(type='BN'),
+            init_cfg: Optional[Union[dict,
+                                     List[dict]]] = KAIMING_INIT) -> None:
         super().__init__(init_cfg=init_cfg)
         preset_depth, preset_widen = None, 1
         if arch is not None:
