@@ -5,7 +5,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import KAIMING_INIT, _check_out_indices, _conv_norm_act
+from .cifar_resnet import (KAIMING_INIT, _check_out_indices, _conv_norm_act,
+                           _out_channels)
 
 
 class InvertedResidual(BaseModule):
@@ -159,9 +160,8 @@ class CIFARMobileNetV2(BaseModule):
         stage_channels.append(last)
         self.stage_channels = tuple(stage_channels)
 
-        outs = [self.stage_channels[i] for i in self.out_indices]
-        self.out_channels: Union[int, List[int]] = \
-            outs[0] if len(outs) == 1 else outs
+        self.out_channels = _out_channels(self.stage_channels,
+                                          self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested maps.

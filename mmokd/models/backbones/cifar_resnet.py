@@ -57,6 +57,21 @@ def _conv_norm_act(in_channels: int,
     return nn.Sequential(*layers)
 
 
+def _out_channels(channels: Sequence[int],
+                  out_indices: Sequence[int]) -> Union[int, List[int]]:
+    """Channels of the returned maps: an int for one map, else a list.
+
+    Args:
+        channels (Sequence[int]): Channels of every returnable map.
+        out_indices (Sequence[int]): Checked indices of the returned maps.
+
+    Returns:
+        int | list[int]: The channels of the returned maps.
+    """
+    outs = [channels[i] for i in out_indices]
+    return outs[0] if len(outs) == 1 else outs
+
+
 # Kaiming (fan-out) convolutions and unit norm weights: the default
 # initialisation of every backbone in this package.
 KAIMING_INIT = [
@@ -277,9 +292,7 @@ class CIFARResNet(BaseModule):
             self.layer_names.append(name)
             in_channels = channels
 
-        outs = [stage_channels[i] for i in self.out_indices]
-        self.out_channels: Union[int, List[int]] = \
-            outs[0] if len(outs) == 1 else outs
+        self.out_channels = _out_channels(stage_channels, self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested stage maps.

@@ -6,7 +6,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import _check_out_indices, _norm
+from .cifar_resnet import _check_out_indices, _norm, _out_channels
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -221,9 +221,8 @@ class CIFARShuffleNetV1(BaseModule):
             self.layer_names.append(name)
             in_channels = channels
 
-        outs = [self.stage_channels[i] for i in self.out_indices]
-        self.out_channels: Union[int, List[int]] = \
-            outs[0] if len(outs) == 1 else outs
+        self.out_channels = _out_channels(self.stage_channels,
+                                          self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested stage maps.

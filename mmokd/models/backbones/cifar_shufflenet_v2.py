@@ -6,7 +6,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import _check_out_indices, _conv_norm_act, _norm
+from .cifar_resnet import (_check_out_indices, _conv_norm_act, _norm,
+                           _out_channels)
 from .cifar_shufflenet_v1 import channel_shuffle
 
 
@@ -210,9 +211,8 @@ class CIFARShuffleNetV2(BaseModule):
         last = self.stage_channels[3]
         self.conv5 = _conv_norm_act(in_channels, last, 1, norm_cfg)
 
-        outs = [self.stage_channels[i] for i in self.out_indices]
-        self.out_channels: Union[int, List[int]] = \
-            outs[0] if len(outs) == 1 else outs
+        self.out_channels = _out_channels(self.stage_channels,
+                                          self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested maps.

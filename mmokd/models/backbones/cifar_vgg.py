@@ -5,7 +5,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import KAIMING_INIT, _check_out_indices, _norm
+from .cifar_resnet import (KAIMING_INIT, _check_out_indices, _norm,
+                           _out_channels)
 
 
 @MODELS.register_module()
@@ -132,9 +133,8 @@ class CIFARVGG(BaseModule):
             if i in self.max_pool_stages:
                 self.add_module(f'pool{i}', nn.MaxPool2d(2, stride=2))
 
-        outs = [self.stage_channels[i][-1] for i in self.out_indices]
-        self.out_channels: Union[int, List[int]] = \
-            outs[0] if len(outs) == 1 else outs
+        self.out_channels = _out_channels(
+            [stage[-1] for stage in self.stage_channels], self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested stage maps.

@@ -5,7 +5,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import KAIMING_INIT, _check_out_indices
+from .cifar_resnet import KAIMING_INIT, _check_out_indices, _out_channels
 
 # (output channels, stride) of the 13 depthwise-separable blocks, paper
 # Table 1; the stem is a 3x3 stride-2 convolution with 32 channels.
@@ -72,8 +72,7 @@ class MobileNetV1(BaseModule):
                     _conv_bn_relu(width[i], width[i], 3, stride, width[i]),
                     _conv_bn_relu(width[i], width[i + 1], 1, 1)))
         self.layers = nn.ModuleList(layers)
-        out = [width[i] for i in self.out_indices]
-        self.out_channels = out[0] if len(out) == 1 else out
+        self.out_channels = _out_channels(width, self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Returns the feature maps of ``out_indices``.

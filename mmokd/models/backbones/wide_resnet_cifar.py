@@ -6,7 +6,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import KAIMING_INIT, _check_out_indices, _norm
+from .cifar_resnet import (KAIMING_INIT, _check_out_indices, _norm,
+                           _out_channels)
 
 
 class WideBasicBlock(BaseModule):
@@ -174,9 +175,8 @@ class CIFARWideResNet(BaseModule):
         self.bn_final = _norm(norm_cfg, in_channels)
         self.relu_final = nn.ReLU()
 
-        outs = [self.stage_channels[i] for i in self.out_indices]
-        self.out_channels: Union[int, List[int]] = \
-            outs[0] if len(outs) == 1 else outs
+        self.out_channels = _out_channels(self.stage_channels,
+                                          self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested stage maps.
