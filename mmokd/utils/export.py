@@ -11,8 +11,8 @@ def peer_state_dict(state_dict: Dict[str, Tensor],
                     peer: str) -> Dict[str, Tensor]:
     """The keys of ``peer`` with its prefix removed.
 
-    Accepts ``{peer}.`` and the ``{peer}.module.`` form that DDP-wrapped
-    peers leave in older checkpoints.
+    mmokd checkpoints hold every peer under ``{peer}.`` (the algorithm's
+    state-dict hook removes DDP's ``.module.``).
 
     Args:
         state_dict (dict): The algorithm's state dict.
@@ -24,11 +24,11 @@ def peer_state_dict(state_dict: Dict[str, Tensor],
     Raises:
         KeyError: If no key belongs to ``peer``.
     """
-    out: Dict[str, Tensor] = {}
-    for prefix in (f'{peer}.module.', f'{peer}.'):
-        for key, value in state_dict.items():
-            if key.startswith(prefix):
-                out.setdefault(key[len(prefix):], value)
+    prefix = f'{peer}.'
+    out = {
+        key[len(prefix):]: value
+        for key, value in state_dict.items() if key.startswith(prefix)
+    }
     if not out:
         peers = sorted({key.split('.')[0] for key in state_dict})
         raise KeyError(f'No weights of peer "{peer}" in the checkpoint; '
