@@ -1,14 +1,19 @@
 """Registered online distillation losses and their pure functions."""
 from .adm_losses import ADMConsensusLoss, ADMDivergenceLoss, ADMFeatureLoss
 from .dml_loss import DMLLoss
-from .functional import (adm_attention, adm_consensus_loss,
+from .functional import (KDCL_STRATEGIES, adm_attention, adm_consensus_loss,
                          adm_divergence_loss, adm_feature_loss, adm_similarity,
-                         dml_kl, switokd_decision, switokd_mode,
-                         switokd_statistics)
+                         dml_kl, kdcl_ensemble, kdcl_error_gram,
+                         kdcl_general_weights, kdcl_linear_weights,
+                         perrone_cooper_weights, switokd_decision,
+                         switokd_mode, switokd_statistics)
+from .kdcl_loss import KDCLLoss
 
 __all__ = [
     'ADMConsensusLoss', 'ADMDivergenceLoss', 'ADMFeatureLoss', 'DMLLoss',
-    'adm_attention', 'adm_consensus_loss', 'adm_divergence_loss',
-    'adm_feature_loss', 'adm_similarity', 'dml_kl', 'switokd_decision',
+    'KDCLLoss', 'KDCL_STRATEGIES', 'adm_attention', 'adm_consensus_loss',
+    'adm_divergence_loss', 'adm_feature_loss', 'adm_similarity', 'dml_kl',
+    'kdcl_ensemble', 'kdcl_error_gram', 'kdcl_general_weights',
+    'kdcl_linear_weights', 'perrone_cooper_weights', 'switokd_decision',
     'switokd_mode', 'switokd_statistics'
 ]
