@@ -2,7 +2,8 @@
 
 Types are looked up in mmokd first, then in MMRazor and mmengine, so a
 config under ``_scope_='mmokd'`` can name MMRazor's recorders or losses
-without a prefix. mmengine resolves a prefixed ``type='mmokd.X'`` only
+without a prefix. The transform registry is a child of mmseg's (mmokd's
+transforms are segmentation ones). mmengine resolves a prefixed ``type='mmokd.X'`` only
 among the direct children of its root registries, so each mmokd registry
 is also listed there: ``mmokd.X`` then works under any default scope
 (``mmseg``, ``mmpretrain``), e.g. for loops, hooks and constructors.
@@ -15,6 +16,7 @@ from mmrazor.registry import MODELS as MMRAZOR_MODELS
 from mmrazor.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMRAZOR_OPTIM_WRAPPER_CONSTRUCTORS
 from mmrazor.registry import TASK_UTILS as MMRAZOR_TASK_UTILS
+from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 
 
 def _prefix_reachable(registry: Registry) -> Registry:
@@ -58,5 +60,11 @@ DATASETS = _prefix_reachable(
     Registry(
         'dataset',
         parent=MMRAZOR_DATASETS,
+        scope='mmokd',
+        locations=['mmokd.datasets']))
+TRANSFORMS = _prefix_reachable(
+    Registry(
+        'transform',
+        parent=MMSEG_TRANSFORMS,
         scope='mmokd',
         locations=['mmokd.datasets']))

@@ -1,5 +1,11 @@
-"""Datasets of mmokd and writers of tiny datasets in real formats."""
+"""Datasets of mmokd, transforms and writers of tiny datasets in real
+formats."""
 from .offline_cifar import OfflineCIFAR100
 from .tiny_datasets import write_tiny_cifar100, write_tiny_cityscapes
+from .transforms import (MultiViewPhotoMetricDistortion,
+                         PackMultiViewSegInputs)
 
-__all__ = ['OfflineCIFAR100', 'write_tiny_cifar100', 'write_tiny_cityscapes']
+__all__ = [
+    'MultiViewPhotoMetricDistortion', 'OfflineCIFAR100',
+    'PackMultiViewSegInputs', 'write_tiny_cifar100', 'write_tiny_cityscapes'
+]

@@ -1,4 +1,5 @@
 """Hooks of mmokd."""
 from .export_peer_hook import ExportPeerHook
+from .kdcl_general_weights_hook import KDCLGeneralWeightsHook
 
-__all__ = ['ExportPeerHook']
+__all__ = ['ExportPeerHook', 'KDCLGeneralWeightsHook']

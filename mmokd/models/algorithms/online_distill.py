@@ -1,6 +1,7 @@
 """The online distillation algorithm: N peers trained together."""
 from contextlib import ExitStack, contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import (Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 from mmengine.model import BaseModel, is_model_wrapper
@@ -66,6 +67,10 @@ class OnlineDistill(BaseModel):
         init_cfg (dict, optional): Initialisation config.
     """
 
+    #: Tensors a method computes once per step for several distill terms
+    #: (:meth:`step_data`), routed as ``dict(data=name)``.
+    step_data_names: Tuple[str, ...] = ()
+
     def __init__(self,
                  peers: Dict[str, dict],
                  distiller: dict,
@@ -107,7 +112,7 @@ class OnlineDistill(BaseModel):
             built[name].requires_grad_(False)
         self._check_class_counts(built)
         self.distiller = MODELS.build(distiller)
-        self.distiller.prepare(built)
+        self.distiller.prepare(built, self.step_data_names)
         owners_frozen = set(self.distiller.losses) & set(self.frozen_peers)
         if owners_frozen:
             raise ValueError(
@@ -183,12 +188,47 @@ class OnlineDistill(BaseModel):
         finally:
             self.eval_peer = previous
 
-    def peer_losses(self, inputs: Tensor,
+    def peer_inputs(self, inputs: Union[Tensor, Sequence[Tensor]]
+                    ) -> Dict[str, Tensor]:
+        """Each peer's input: the shared batch, or, when ``inputs`` is a
+        list (one augmented view per peer, in peer order, e.g. KDCL), the
+        peer's own view.
+
+        Args:
+            inputs (Tensor | list[Tensor]): Preprocessed batch or views.
+
+        Returns:
+            dict: ``{peer: input}``.
+        """
+        if isinstance(inputs, Tensor):
+            return {name: inputs for name in self.peer_names}
+        if len(inputs) != len(self.peer_names):
+            raise ValueError(
+                f'OnlineDistill: got {len(inputs)} views per sample for '
+                f'{len(self.peer_names)} peers {self.peer_names}; set the '
+                'pipeline\'s MultiView num_views (and the data '
+                'preprocessor\'s num_views) to the number of peers.')
+        return dict(zip(self.peer_names, inputs))
+
+    def step_data(self, data_samples: list) -> Dict[str, Tensor]:
+        """Tensors computed once per step from the recorded outputs and
+        shared by several distill terms (``step_data_names``); none here.
+
+        Args:
+            data_samples (list): The batch's data samples.
+
+        Returns:
+            dict: ``{name: tensor}``.
+        """
+        return {}
+
+    def peer_losses(self, inputs: Union[Tensor, Sequence[Tensor]],
                     data_samples: list) -> Dict[str, LossDict]:
         """Every peer's task losses plus the distill terms it owns.
 
         Args:
-            inputs (Tensor): Preprocessed batch.
+            inputs (Tensor | list[Tensor]): Preprocessed batch, or one view
+                per peer in peer order (see :meth:`peer_inputs`).
             data_samples (list): The batch's data samples.
 
         Returns:
@@ -196,22 +236,24 @@ class OnlineDistill(BaseModel):
             ``'loss'`` is renamed ``'loss_task'``.
         """
         distiller = unwrap(self.distiller)
+        views = self.peer_inputs(inputs)
         losses: Dict[str, LossDict] = {}
         for name in self.peer_names:
             if name in self.frozen_peers:
                 with distiller.recording(name), torch.no_grad():
-                    self.peer(name)(inputs, data_samples, mode='tensor')
+                    self.peer(name)(views[name], data_samples, mode='tensor')
                 losses[name] = {}
                 continue
             with distiller.recording(name):
-                task = self.peer(name)(inputs, data_samples, mode='loss')
+                task = self.peer(name)(views[name], data_samples, mode='loss')
             # A bare 'loss' (mmpretrain heads) would be hidden by the
             # peer's total of the same name in the logs.
             losses[name] = {
                 ('loss_task' if key == 'loss' else key): value
                 for key, value in task.items()
             }
-        for owner, terms in self.distiller(data_samples).items():
+        step_data = self.step_data(data_samples)
+        for owner, terms in self.distiller(data_samples, step_data).items():
             clash = set(terms) & set(losses[owner])
             if clash:
                 raise ValueError(

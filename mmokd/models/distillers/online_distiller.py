@@ -1,7 +1,7 @@
 """Routes recorded outputs of named peers into per-peer distill losses."""
 import copy
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import torch
 from mmengine.model import BaseModule
@@ -44,7 +44,10 @@ class OnlineDistiller(BaseModule):
       ``connector='name'`` to pass it through that peer's connector);
     - a list of such dicts: a list of tensors (e.g. several peers);
     - ``dict(data='gt')``: the batch's labels (``(N,)`` for
-      classification, ``(N, H, W)`` maps for segmentation).
+      classification, ``(N, H, W)`` maps for segmentation);
+    - ``dict(data=name)``: a tensor the algorithm computes once per step
+      and shares between terms (its ``step_data_names``, e.g. KDCL's
+      ``'kdcl_ensemble'``).
 
     Example:
         >>> distiller = dict(
@@ -101,17 +104,22 @@ class OnlineDistiller(BaseModule):
                 for name, cfg in cfgs.items()
             })
 
-    def prepare(self, peers: Dict[str, nn.Module]) -> None:
+    def prepare(self,
+                peers: Dict[str, nn.Module],
+                step_data_names: Sequence[str] = ()) -> None:
         """Checks the routing against the peers and hooks the recorders.
 
         Args:
             peers (dict): ``{name: network}`` of the algorithm.
+            step_data_names (list[str]): Per-step tensors the algorithm
+                provides, routable as ``dict(data=name)``.
 
         Raises:
             ValueError: Unknown peer, recorder, loss or module names, with
                 the config field to fix.
         """
         field = 'model.distiller'
+        self.step_data_names = tuple(step_data_names)
         for peer, cfgs in self.recorder_cfgs.items():
             self._check_peer(peer, peers, f'{field}.recorders')
             modules = dict(peers[peer].named_modules())
@@ -170,9 +178,10 @@ class OnlineDistiller(BaseModule):
                       where: str) -> None:
         """Raises if a mapping source names no known peer or recorder."""
         if 'data' in source:
-            if source['data'] != 'gt':
-                raise ValueError(f'{where}: only dict(data="gt") is '
-                                 f'supported, got {source}.')
+            known = ('gt', ) + self.step_data_names
+            if source['data'] not in known:
+                raise ValueError(f'{where}: dict(data=...) must name one '
+                                 f'of {list(known)}, got {source}.')
             return
         peer, recorder = source.get('peer'), source.get('recorder')
         if peer not in peers:
@@ -211,6 +220,8 @@ class OnlineDistiller(BaseModule):
         """
         if isinstance(source, list):
             return [self.fetch(item, data_samples, cache) for item in source]
+        if 'data' in source and source['data'] != 'gt':
+            return cache['step_data'][source['data']]
         if 'data' in source:
             if 'gt' not in cache:
                 cache['gt'] = stack_labels(data_samples)
@@ -226,7 +237,11 @@ class OnlineDistiller(BaseModule):
             cache[key] = data
         return cache[key]
 
-    def forward(self, data_samples: List[Any]) -> Dict[str, Dict[str, Tensor]]:
+    def forward(
+        self,
+        data_samples: List[Any],
+        step_data: Optional[Dict[str, Tensor]] = None
+    ) -> Dict[str, Dict[str, Tensor]]:
         """Computes every distill term from this step's records.
 
         Called through ``__call__`` so that, under distributed training,
@@ -235,11 +250,13 @@ class OnlineDistiller(BaseModule):
 
         Args:
             data_samples (list): The batch's data samples (for labels).
+            step_data (dict, optional): The algorithm's per-step tensors,
+                ``{name: tensor}`` (see ``step_data_names``).
 
         Returns:
             dict: ``{owner peer: {loss name: weighted loss}}``.
         """
-        cache: Dict[Any, Any] = {}
+        cache: Dict[Any, Any] = {'step_data': step_data or {}}
         results: Dict[str, Dict[str, Tensor]] = {}
         for owner, losses in self.losses.items():
             mappings = self.loss_forward_mappings[owner]

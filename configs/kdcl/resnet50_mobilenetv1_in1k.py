@@ -1,0 +1,25 @@
+# KDCL, ResNet-50 (teacher) <-> MobileNet-V1 (student), ImageNet-1k, total
+# batch 256 = 8 GPUs x 32, 100 epochs, SGD lr 0.1 (x0.1 every 30 epochs), wd
+# 1e-4; ensemble MinLogit, tau = 1, lambda = 1 (ADM paper Sec. 5.1 re-run
+# protocol; ADM paper Table 4: KDCL 70.76 / 76.42 (S / T)). Each network gets
+# its own RandomResizedCrop and flip of every image (one view per network).
+_base_ = ['../dml/resnet50_mobilenetv1_in1k.py']
+
+model = dict(
+    _delete_=True,
+    _scope_='mmokd',
+    type='KDCL',
+    peers=_base_.model.peers,
+    logits='head.fc',
+    ensemble_strategy='minlogit',
+    tau=1.0,
+    loss_weight=1.0)
+train_dataloader = dict(
+    dataset=dict(pipeline=[
+        _base_.train_pipeline[0],
+        dict(type='MultiView', num_views=2,
+             transforms=[_base_.train_pipeline[1:-1]]),
+        dict(type='PackInputs'),
+    ]))
+data_preprocessor = dict(
+    type='mmokd.MultiViewClsDataPreprocessor', num_views=2)

@@ -1,0 +1,185 @@
+"""Online Knowledge Distillation via Collaborative Learning (Guo et al.,
+CVPR 2020)."""
+import copy
+from typing import Dict, Iterable, List, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+
+from mmokd.registry import MODELS
+from ..distillers import stack_labels
+from ..losses.functional import (KDCL_STRATEGIES, kdcl_ensemble,
+                                 kdcl_error_gram)
+from .online_distill import OnlineDistill, unwrap
+
+
+@MODELS.register_module()
+class KDCL(OnlineDistill):
+    """KDCL: every network learns from one detached ensemble of all.
+
+    Guo, Wang, Wu, Yu, Liang, Hu, Luo, "Online Knowledge Distillation via
+    Collaborative Learning", CVPR 2020. For each of the ``M >= 2``
+    networks::
+
+        L_i = L_task(z_i, y) + lambda * tau^2 * KL(p_t^tau || p_i^tau),
+        z_t = Ensemble(z_1, ..., z_M) detached,
+
+    every network stepped by its own optimizer. ``z_t`` is computed once
+    per step from the recorded logits (the output of the module named in
+    ``logits``) and routed by the distiller to every network's
+    ``loss_kdcl`` (:class:`KDCLLoss`), so no gradient crosses networks.
+    ``ensemble_strategy`` picks the ensemble (:func:`kdcl_ensemble`):
+    ``'naive'``, ``'linear'``, ``'minlogit'`` (default, parameter-free),
+    ``'general'`` or ``'mean'``.
+
+    ``'general'`` uses the Perrone-Cooper weights in the buffer
+    ``general_weights`` (saved in checkpoints, restored on resume),
+    estimated on a held-out split by ``mmokd.KDCLGeneralWeightsHook``
+    (once per epoch); until the first estimate they are uniform (``1/M``,
+    the ``'mean'`` ensemble).
+
+    Each network sees its own augmentation of the batch when the data
+    preprocessor returns one view per network (KDCL's "invariant
+    collaborative learning"): ``mmpretrain.MultiView`` in the pipeline with
+    ``mmokd.MultiViewClsDataPreprocessor`` (classification) or
+    ``mmokd.MultiViewPhotoMetricDistortion`` with
+    ``mmokd.MultiViewSegDataPreProcessor`` (segmentation); view ``i`` goes
+    to the ``i``-th peer of ``peers``. For segmentation the KL runs per
+    pixel, ignoring ``ignore_index``.
+
+    Example:
+        >>> model = dict(
+        ...     type='mmokd.KDCL',
+        ...     peers=dict(student=dict(...), teacher=dict(...)),
+        ...     logits='head.fc',
+        ...     ensemble_strategy='minlogit', tau=1.0, loss_weight=1.0)
+
+    Args:
+        peers (dict): See :class:`OnlineDistill`; two or more.
+        logits (str | dict): Module whose output is a peer's logits, one
+            name for all peers or ``{peer: name}``.
+        ensemble_strategy (str): See above. Defaults to ``'minlogit'``.
+        tau (float): Temperature. Defaults to 1.0 (ADM paper's re-runs).
+        loss_weight (float): ``lambda``. Defaults to 1.0.
+        ignore_index (int): Ignored label of segmentation maps.
+        distiller (dict, optional): Extra recorders and terms (e.g. ADM's);
+            KDCL's are merged in. Defaults to an empty ``OnlineDistiller``.
+        **kwargs: Other arguments of :class:`OnlineDistill`.
+    """
+
+    step_data_names = ('kdcl_ensemble', )
+
+    def __init__(self,
+                 peers: Dict[str, dict],
+                 logits: Union[str, Dict[str, str]],
+                 ensemble_strategy: str = 'minlogit',
+                 tau: float = 1.0,
+                 loss_weight: float = 1.0,
+                 ignore_index: int = 255,
+                 distiller: Optional[dict] = None,
+                 **kwargs) -> None:
+        if ensemble_strategy not in KDCL_STRATEGIES:
+            raise ValueError(
+                f'model.ensemble_strategy: must be one of '
+                f'{list(KDCL_STRATEGIES)}, got "{ensemble_strategy}".')
+        names = list(peers)
+        if isinstance(logits, str):
+            logits = {name: logits for name in names}
+        missing = set(names) - set(logits)
+        if missing:
+            raise ValueError(f'model.logits: no logits module for peers '
+                             f'{sorted(missing)}.')
+        frozen = set(kwargs.get('frozen_peers', ()))
+        distiller = copy.deepcopy(
+            dict(distiller or dict(type='mmokd.OnlineDistiller')))
+        recorders = distiller.setdefault('recorders', {})
+        losses = distiller.setdefault('losses', {})
+        mappings = distiller.setdefault('loss_forward_mappings', {})
+        for name in names:
+            recorders.setdefault(name, {})['logits'] = dict(
+                type='ModuleOutputs', source=logits[name])
+        for name in (n for n in names if n not in frozen):
+            losses.setdefault(name, {})['loss_kdcl'] = dict(
+                type='mmokd.KDCLLoss',
+                tau=tau,
+                loss_weight=loss_weight,
+                strategy=ensemble_strategy,
+                ignore_index=ignore_index)
+            mappings.setdefault(name, {})['loss_kdcl'] = dict(
+                preds_S=dict(peer=name, recorder='logits'),
+                preds_T=dict(data='kdcl_ensemble'),
+                gt=dict(data='gt'))
+        super().__init__(peers=peers, distiller=distiller, **kwargs)
+        self.ensemble_strategy = ensemble_strategy
+        self.ignore_index = ignore_index
+        if ensemble_strategy == 'general':
+            self.register_buffer(
+                'general_weights', torch.full((len(names), ),
+                                              1.0 / len(names)))
+        views = getattr(self.data_preprocessor, 'num_views', None)
+        if views is not None and views != len(names):
+            raise ValueError(
+                f'model.data_preprocessor.num_views: {views} views for '
+                f'{len(names)} networks {names}; KDCL gives each network '
+                'its own view, set num_views (and the pipeline\'s '
+                f'num_views) to {len(names)}.')
+
+    def peer_logits(self, peer: str) -> Tensor:
+        """This step's recorded logits of ``peer``."""
+        recorders = unwrap(self.distiller).recorders[peer]
+        return recorders.get_recorder('logits').get_record_data()
+
+    def step_data(self, data_samples: list) -> Dict[str, Tensor]:
+        """The ensemble ``z_t`` of this step, computed once for all
+        networks.
+
+        Args:
+            data_samples (list): The batch's data samples (labels).
+
+        Returns:
+            dict: ``{'kdcl_ensemble': z_t}`` (detached).
+        """
+        logits = [self.peer_logits(name) for name in self.peer_names]
+        target = stack_labels(data_samples).to(logits[0].device)
+        weights = getattr(self, 'general_weights', None)
+        return {
+            'kdcl_ensemble':
+            kdcl_ensemble(logits, target, self.ensemble_strategy,
+                          self.ignore_index, weights)
+        }
+
+    @torch.no_grad()
+    def held_out_error_gram(self,
+                            batches: Iterable[dict]) -> Tuple[Tensor, Tensor]:
+        """Sums of KDCL-General's error covariance over held-out batches.
+
+        Every network predicts every batch (the caller sets eval mode);
+        see :func:`kdcl_error_gram`.
+
+        Args:
+            batches (Iterable[dict]): Dataloader batches.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``(M, M)`` sums and the count (float64,
+            on the model's device), to be all-reduced over ranks.
+        """
+        distiller = unwrap(self.distiller)
+        num = len(self.peer_names)
+        device = next(self.parameters()).device
+        gram = torch.zeros(num, num, dtype=torch.float64, device=device)
+        count = torch.zeros((), dtype=torch.float64, device=device)
+        for batch in batches:
+            data = self.data_preprocessor(batch, False)
+            views = self.peer_inputs(data['inputs'])
+            logits: List[Tensor] = []
+            for name in self.peer_names:
+                with distiller.recording(name):
+                    self.peer(name)(
+                        views[name], data['data_samples'], mode='tensor')
+                logits.append(self.peer_logits(name))
+            target = stack_labels(data['data_samples']).to(device)
+            batch_gram, batch_count = kdcl_error_gram(logits, target,
+                                                      self.ignore_index)
+            gram += batch_gram
+            count += batch_count
+        return gram, count
