@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import DATASETS, init_default_scope
+from mmengine.registry import DATASETS, DefaultScope
 from mmpretrain.models import ClsDataPreprocessor
 from mmseg.models import SegDataPreProcessor
 
@@ -21,9 +21,12 @@ from tests.conftest import REPO
 
 def cifar_dataset(config, root):
     cfg = Config.fromfile(osp.join(REPO, config))
-    init_default_scope('mmpretrain')
-    return DATASETS.build(
-        dict(cfg.train_dataloader.dataset, data_root=root, check_md5=False))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return DATASETS.build(
+            dict(
+                cfg.train_dataloader.dataset,
+                data_root=root,
+                check_md5=False))
 
 
 @pytest.mark.parametrize('config, views', [
@@ -54,8 +57,8 @@ def test_k7_cityscapes_pipeline_gives_photometric_views(tiny_cityscapes):
     dataset_cfg.data_root = tiny_cityscapes
     dataset_cfg.pipeline[2].scale = (128, 64)
     dataset_cfg.pipeline[3].crop_size = (64, 128)
-    init_default_scope('mmseg')
-    dataset = DATASETS.build(dataset_cfg)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        dataset = DATASETS.build(dataset_cfg)
     np.random.seed(0)
     item = dataset[0]
     assert len(item['inputs']) == 2
@@ -102,12 +105,15 @@ def test_pack_multi_view_packs_every_view_and_one_sample():
 def cls_batch(num_views=2, num_images=3):
     gen = torch.Generator().manual_seed(0)
     from mmpretrain.structures import DataSample
-    inputs = [[
+    images = [[
         torch.randint(0, 256, (3, 8, 8), generator=gen, dtype=torch.uint8)
         for _ in range(num_views)
     ] for _ in range(num_images)]
     samples = [DataSample().set_gt_label(i) for i in range(num_images)]
-    return dict(inputs=inputs, data_samples=samples)
+    return pseudo_collate([
+        dict(inputs=views, data_samples=sample)
+        for views, sample in zip(images, samples)
+    ])
 
 
 def test_cls_preprocessor_processes_each_view_like_the_plain_one():
@@ -118,13 +124,12 @@ def test_cls_preprocessor_processes_each_view_like_the_plain_one():
     plain = ClsDataPreprocessor(**kwargs)
     for v in range(2):
         view = dict(
-            inputs=[sample[v] for sample in data['inputs']],
+            inputs=data['inputs'][v],
             data_samples=copy.deepcopy(data['data_samples']))
         assert torch.equal(out['inputs'][v], plain(view, True)['inputs'])
     assert [int(s.gt_label) for s in out['data_samples']] == [0, 1, 2]
     single = dict(
-        inputs=[sample[0] for sample in data['inputs']],
-        data_samples=data['data_samples'])
+        inputs=data['inputs'][0], data_samples=data['data_samples'])
     assert torch.equal(
         MultiViewClsDataPreprocessor(num_views=2, **kwargs)(single)['inputs'],
         plain(single)['inputs'])
@@ -160,8 +165,12 @@ def test_seg_preprocessor_processes_each_view_like_the_plain_one():
         bgr_to_rgb=True,
         seg_pad_val=255,
         size=(8, 12))
+    data = pseudo_collate([
+        dict(inputs=views, data_samples=sample)
+        for views, sample in zip(inputs, samples)
+    ])
     out = MultiViewSegDataPreProcessor(num_views=2, **kwargs)(
-        dict(inputs=inputs, data_samples=copy.deepcopy(samples)), True)
+        copy.deepcopy(data), True)
     plain = SegDataPreProcessor(**kwargs)
     for v in range(2):
         ref = plain(

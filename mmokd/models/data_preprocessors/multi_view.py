@@ -15,8 +15,10 @@ def split_views(inputs: Inputs, num_views: int) -> Optional[List[Inputs]]:
 
     Multi-view pipelines (``mmpretrain.MultiView``,
     ``mmokd.MultiViewPhotoMetricDistortion``) give each sample a list of
-    views: after ``pseudo_collate`` a list of per-sample lists, after
-    ``default_collate`` a list of batched ``(N, C, H, W)`` views.
+    views, which the collate functions transpose: ``pseudo_collate``
+    gives a list of views, each a list of ``(C, H, W)`` images,
+    ``default_collate`` a list of batched ``(N, C, H, W)`` views. One view
+    is a tensor or a list of ``(C, H, W)`` images.
 
     Args:
         inputs (Tensor | list): ``data['inputs']`` from the dataloader.
@@ -29,14 +31,10 @@ def split_views(inputs: Inputs, num_views: int) -> Optional[List[Inputs]]:
     Raises:
         ValueError: The samples carry another number of views.
     """
-    if isinstance(inputs, Tensor):
+    if isinstance(inputs, Tensor) or (isinstance(inputs[0], Tensor)
+                                      and inputs[0].dim() == 3):
         return None
-    if isinstance(inputs[0], Tensor) and inputs[0].dim() == 4:
-        views = list(inputs)
-    elif isinstance(inputs[0], (list, tuple)):
-        views = [list(view) for view in zip(*inputs)]
-    else:
-        return None
+    views = list(inputs)
     if len(views) != num_views:
         raise ValueError(
             f'model.data_preprocessor.num_views is {num_views} but the '

@@ -37,11 +37,11 @@ def build(**kwargs):
 
 
 def multi_view_batch(num_views=2, seed=0):
-    """Each sample carries ``num_views`` different images."""
+    """``num_views`` different images per sample, collated like
+    ``pseudo_collate`` does: one list of images per view."""
     views = [batch(seed=seed + v) for v in range(num_views)]
     data = views[0]
-    data['inputs'] = [list(imgs) for imgs in zip(*(v['inputs']
-                                                   for v in views))]
+    data['inputs'] = [v['inputs'] for v in views]
     return data
 
 

@@ -1,0 +1,124 @@
+"""KDCL end to end through tools/ on tiny data in the real formats:
+2-process segmentation and classification (one view per network, General
+weights all-reduced), and resume."""
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+
+from mmokd.utils import load_checkpoint_safely
+from tests.conftest import REPO, python, run_tool
+from tests.test_tools.test_train_e2e import (CLS_TINY_BODY,
+                                             assert_ranks_agree, dist_env,
+                                             shrink_cityscapes_options,
+                                             write_config)
+
+KDCL_SEG = osp.join(REPO, 'configs/kdcl/deeplabv3_r101_r18_cityscapes.py')
+KDCL_GENERAL = osp.join(REPO,
+                        'configs/kdcl/resnet32x4_resnet8x4_general_cifar100.py')
+
+GENERAL_BODY = """
+custom_imports = dict(
+    imports=['mmokd', 'tests.dist_hooks', 'tests.kdcl_hooks'])
+custom_hooks = [
+    dict(type='DumpPeerDigestHook'),
+    dict(type='DumpGeneralWeightsHook'),
+    dict(type='mmokd.KDCLGeneralWeightsHook',
+         dataloader=dict(
+             batch_size=8, num_workers=0,
+             sampler=dict(type='DefaultSampler', shuffle=False),
+             dataset=dict(type='mmokd.OfflineCIFAR100', data_root={root!r},
+                          check_md5=False, split='train', indices=-16,
+                          pipeline=[dict(type='PackInputs')])))]
+"""
+
+# Two different but deterministic views (the second flipped), so that a
+# resumed run sees the same data as an uninterrupted one.
+FIXED_VIEWS = """, pipeline=[
+    dict(type='MultiView', num_views=[1, 1],
+         transforms=[[], [dict(type='RandomFlip', prob=1.0)]]),
+    dict(type='PackInputs')]"""
+
+
+def general_config(tmp_path, root, epochs, fixed_views=False):
+    dataset_args = ', indices=48' + (FIXED_VIEWS if fixed_views else '')
+    body = CLS_TINY_BODY.format(
+        root=root, epochs=epochs, pipeline=dataset_args)
+    body += GENERAL_BODY.format(root=root)
+    return write_config(tmp_path / 'kdcl_general.py', KDCL_GENERAL, body)
+
+
+def test_kdcl_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
+    cfg = write_config(
+        tmp_path / 'kdcl_seg.py', KDCL_SEG,
+        "custom_imports = dict(imports=['mmokd', 'tests.dist_hooks'])\n"
+        "custom_hooks = [dict(type='mmokd.ExportPeerHook'),\n"
+        "                dict(type='DumpPeerDigestHook')]\n")
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool(
+        [
+            'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
+            '--cfg-options'
+        ] + shrink_cityscapes_options(tiny_cityscapes) +
+        ['model.data_preprocessor.size=(64,128)'],
+        env=dist_env())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    assert 'student.loss_kdcl' in log and 'teacher.loss_kdcl' in log
+    assert 'teacher.mIoU' in log
+    assert_ranks_agree(work_dir)
+
+
+def test_kdcl_general_multi_view_classification_two_processes(
+        tmp_path, tiny_cifar100):
+    cfg = general_config(tmp_path, tiny_cifar100, epochs=1)
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool(
+        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir],
+        env=dist_env())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    assert 'student.loss_kdcl' in log and 'KDCL-General weights' in log
+    assert 'teacher.accuracy/top1' in log
+    assert_ranks_agree(work_dir)
+    weights = [
+        json.load(open(osp.join(work_dir, f'general_weights_rank{r}.json')))
+        for r in (0, 1)
+    ]
+    assert weights[0] == weights[1]  # all-reduced statistics
+    assert sum(weights[0]) == pytest.approx(1.0)
+    assert weights[0] != pytest.approx([0.5, 0.5], abs=1e-6)
+
+
+def test_kdcl_resume_keeps_general_weights_and_reaches_the_same_weights(
+        tmp_path, tiny_cifar100):
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
+    full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
+    cfg = general_config(tmp_path, tiny_cifar100, epochs=2, fixed_views=True)
+    proc = run_tool([python(), 'tools/train.py', cfg, '--work-dir', full_dir],
+                    env=env)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    proc = run_tool([
+        python(), 'tools/train.py', cfg, '--work-dir', part_dir,
+        '--cfg-options', 'train_cfg.max_epochs=1'
+    ],
+                    env=env)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    first = load_checkpoint_safely(osp.join(part_dir, 'epoch_1.pth'))
+    estimated = first['state_dict']['general_weights']
+    assert not torch.allclose(estimated, torch.full((2, ), 0.5))
+    proc = run_tool([
+        python(), 'tools/train.py', cfg, '--work-dir', part_dir, '--resume',
+        osp.join(part_dir, 'epoch_1.pth')
+    ],
+                    env=env)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    assert 'resumed' in (proc.stdout + proc.stderr).lower()
+    full = load_checkpoint_safely(osp.join(full_dir, 'epoch_2.pth'))
+    part = load_checkpoint_safely(osp.join(part_dir, 'epoch_2.pth'))
+    assert full['state_dict'].keys() == part['state_dict'].keys()
+    for key, value in full['state_dict'].items():
+        assert torch.allclose(
+            value.double(), part['state_dict'][key].double(), atol=1e-6), key
