@@ -3,10 +3,11 @@
 Types are looked up in mmokd first, then in MMRazor and mmengine, so a
 config under ``_scope_='mmokd'`` can name MMRazor's recorders or losses
 without a prefix. The transform registry is a child of mmseg's (mmokd's
-transforms are segmentation ones). mmengine resolves a prefixed ``type='mmokd.X'`` only
-among the direct children of its root registries, so each mmokd registry
-is also listed there: ``mmokd.X`` then works under any default scope
-(``mmseg``, ``mmpretrain``), e.g. for loops, hooks and constructors.
+transforms are segmentation ones). mmengine resolves a prefixed
+``type='mmokd.X'`` only among the direct children of its root
+registries, so each mmokd registry is also listed there: ``mmokd.X``
+then works under any default scope (``mmseg``, ``mmpretrain``), e.g. for
+loops, hooks and constructors.
 """
 from mmengine.registry import Registry
 from mmrazor.registry import DATASETS as MMRAZOR_DATASETS

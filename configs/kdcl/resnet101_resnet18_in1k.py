@@ -17,8 +17,10 @@ model = dict(
 train_dataloader = dict(
     dataset=dict(pipeline=[
         _base_.train_pipeline[0],
-        dict(type='MultiView', num_views=2,
-             transforms=[_base_.train_pipeline[1:-1]]),
+        dict(
+            type='MultiView',
+            num_views=2,
+            transforms=[_base_.train_pipeline[1:-1]]),
         dict(type='PackInputs'),
     ]))
 data_preprocessor = dict(

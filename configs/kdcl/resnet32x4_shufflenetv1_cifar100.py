@@ -1,8 +1,9 @@
 # KDCL, ResNet32x4 (teacher) <-> ShuffleNetV1 (student), CIFAR-100, total batch
-# 128 = 1 GPU x 128, 300 epochs, lr 0.1 (x0.1 at 140/200/250), wd 5e-4; ensemble
-# MinLogit, tau = 1, lambda = 1 (ADM paper Sec. 5.1 re-run protocol; ADM paper
-# Table 2: KDCL 73.91 / 78.97 (S / T)). Each network gets its own random crop
-# and flip of every image (mmpretrain MultiView, one view per network).
+# 128 = 1 GPU x 128, 300 epochs, lr 0.1 (x0.1 at 140/200/250), wd 5e-4;
+# ensemble MinLogit, tau = 1, lambda = 1 (ADM paper Sec. 5.1 re-run protocol;
+# ADM paper Table 2: KDCL 73.91 / 78.97 (S / T)). Each network gets its own
+# random crop and flip of every image (mmpretrain MultiView, one view per
+# network).
 _base_ = ['../dml/resnet32x4_shufflenetv1_cifar100.py']
 
 model = dict(
@@ -16,8 +17,10 @@ model = dict(
     loss_weight=1.0)
 train_dataloader = dict(
     dataset=dict(pipeline=[
-        dict(type='MultiView', num_views=2,
-             transforms=[_base_.train_pipeline[:-1]]),
+        dict(
+            type='MultiView',
+            num_views=2,
+            transforms=[_base_.train_pipeline[:-1]]),
         dict(type='PackInputs'),
     ]))
 data_preprocessor = dict(

@@ -18,8 +18,10 @@ model = dict(
     loss_weight=1.0)
 train_dataloader = dict(
     dataset=dict(pipeline=[
-        dict(type='MultiView', num_views=3,
-             transforms=[_base_.train_pipeline[:-1]]),
+        dict(
+            type='MultiView',
+            num_views=3,
+            transforms=[_base_.train_pipeline[:-1]]),
         dict(type='PackInputs'),
     ]))
 data_preprocessor = dict(

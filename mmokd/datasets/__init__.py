@@ -2,8 +2,7 @@
 formats."""
 from .offline_cifar import OfflineCIFAR100
 from .tiny_datasets import write_tiny_cifar100, write_tiny_cityscapes
-from .transforms import (MultiViewPhotoMetricDistortion,
-                         PackMultiViewSegInputs)
+from .transforms import MultiViewPhotoMetricDistortion, PackMultiViewSegInputs
 
 __all__ = [
     'MultiViewPhotoMetricDistortion', 'OfflineCIFAR100',

@@ -24,9 +24,7 @@ def cifar_dataset(config, root):
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return DATASETS.build(
             dict(
-                cfg.train_dataloader.dataset,
-                data_root=root,
-                check_md5=False))
+                cfg.train_dataloader.dataset, data_root=root, check_md5=False))
 
 
 @pytest.mark.parametrize('config, views', [
@@ -75,8 +73,9 @@ def test_views_are_independent_draws_of_mmseg_distortion():
         dict(img=image.copy()))['img']
     np.random.seed(3)
     plain = PhotoMetricDistortion()
-    expected = [plain.transform(dict(img=image.copy()))['img']
-                for _ in range(3)]
+    expected = [
+        plain.transform(dict(img=image.copy()))['img'] for _ in range(3)
+    ]
     assert len(views) == 3
     for view, want in zip(views, expected):
         assert np.array_equal(view, want)  # same grid, photometric only
@@ -119,8 +118,8 @@ def cls_batch(num_views=2, num_images=3):
 def test_cls_preprocessor_processes_each_view_like_the_plain_one():
     kwargs = dict(mean=[1.0, 2.0, 3.0], std=[2.0, 3.0, 4.0], to_rgb=True)
     data = cls_batch()
-    out = MultiViewClsDataPreprocessor(num_views=2, **kwargs)(
-        copy.deepcopy(data), True)
+    out = MultiViewClsDataPreprocessor(
+        num_views=2, **kwargs)(copy.deepcopy(data), True)
     plain = ClsDataPreprocessor(**kwargs)
     for v in range(2):
         view = dict(
@@ -128,8 +127,7 @@ def test_cls_preprocessor_processes_each_view_like_the_plain_one():
             data_samples=copy.deepcopy(data['data_samples']))
         assert torch.equal(out['inputs'][v], plain(view, True)['inputs'])
     assert [int(s.gt_label) for s in out['data_samples']] == [0, 1, 2]
-    single = dict(
-        inputs=data['inputs'][0], data_samples=data['data_samples'])
+    single = dict(inputs=data['inputs'][0], data_samples=data['data_samples'])
     assert torch.equal(
         MultiViewClsDataPreprocessor(num_views=2, **kwargs)(single)['inputs'],
         plain(single)['inputs'])
@@ -169,8 +167,8 @@ def test_seg_preprocessor_processes_each_view_like_the_plain_one():
         dict(inputs=views, data_samples=sample)
         for views, sample in zip(inputs, samples)
     ])
-    out = MultiViewSegDataPreProcessor(num_views=2, **kwargs)(
-        copy.deepcopy(data), True)
+    out = MultiViewSegDataPreProcessor(
+        num_views=2, **kwargs)(copy.deepcopy(data), True)
     plain = SegDataPreProcessor(**kwargs)
     for v in range(2):
         ref = plain(

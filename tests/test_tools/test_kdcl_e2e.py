@@ -10,16 +10,17 @@ import torch
 
 from mmokd.utils import load_checkpoint_safely
 from tests.conftest import REPO, python, run_tool
-from tests.test_tools.test_train_e2e import (CLS_TINY_BODY,
-                                             assert_ranks_agree, dist_env,
+from tests.test_tools.test_train_e2e import (CLS_TINY_BODY, assert_ranks_agree,
+                                             dist_env,
                                              shrink_cityscapes_options,
                                              write_config)
 
 KDCL_SEG = osp.join(REPO, 'configs/kdcl/deeplabv3_r101_r18_cityscapes.py')
-KDCL_GENERAL = osp.join(REPO,
-                        'configs/kdcl/resnet32x4_resnet8x4_general_cifar100.py')
+KDCL_GENERAL = osp.join(
+    REPO, 'configs/kdcl/resnet32x4_resnet8x4_general_cifar100.py')
 
 GENERAL_BODY = """
+val_dataloader['dataset']['indices'] = 16
 custom_imports = dict(
     imports=['mmokd', 'tests.dist_hooks', 'tests.kdcl_hooks'])
 custom_hooks = [

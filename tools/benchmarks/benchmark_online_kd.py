@@ -10,14 +10,17 @@ Measured in one run, on one fixed batch:
 (d) mmokd ``DML`` + ADM (ADMDistiller with the paper's ImageNet weights);
 (e) mmokd ``SwitOKD`` with its decision computed as usual but expert mode
     forced, so every step skips the teacher's backward and optimizer step
-    (the saving SwitOKD gets on its expert-mode batches).
+    (the saving SwitOKD gets on its expert-mode batches);
+(f) mmokd ``KDCL`` (MinLogit ensemble) with one view per network (the
+    batch and its horizontal flip) through the multi-view preprocessor.
 
 Time: the variants run interleaved, round after round, and the median of
 each is reported, so machine noise hits them alike. Memory: each variant
 runs in its own subprocess; on CUDA the peak of
 ``torch.cuda.max_memory_allocated`` during its steps, on CPU the growth of
 the process's peak RSS from after model building to after the steps.
-Prints the ratios (b) / sum(a), (b) / (c), (d) / (b) and (e) / (b).
+Prints the ratios (b) / sum(a), (b) / (c), (d) / (b), (e) / (b) and
+(f) / (b).
 
 Example::
 
@@ -49,7 +52,7 @@ CLS_CFGS = dict(
     student='mmpretrain::resnet/resnet18_8xb32_in1k.py',
     teacher='mmpretrain::resnet/resnet34_8xb32_in1k.py')
 VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std',
-            'mmokd_dml_adm', 'mmokd_switokd_expert')
+            'mmokd_dml_adm', 'mmokd_switokd_expert', 'mmokd_kdcl')
 
 
 def build_peer(args, role: str) -> torch.nn.Module:
@@ -124,6 +127,34 @@ def adm_distiller(args) -> dict:
         consensus_form='kd')
 
 
+def multi_view_preprocessor(args) -> dict:
+    """The peers' own preprocessing (ImageNet mean / std), per view."""
+    norm = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
+    if args.task == 'seg':
+        return dict(
+            type='mmokd.MultiViewSegDataPreProcessor',
+            num_views=2,
+            bgr_to_rgb=True,
+            pad_val=0,
+            seg_pad_val=255,
+            size=tuple(args.size),
+            **norm)
+    return dict(
+        type='mmokd.MultiViewClsDataPreprocessor',
+        num_views=2,
+        to_rgb=True,
+        num_classes=1000,
+        **norm)
+
+
+def two_views(data: dict) -> dict:
+    """The batch as ``pseudo_collate`` gives a two-view pipeline's: the
+    images, then their horizontal flips."""
+    flipped = [image.flip(-1) for image in data['inputs']]
+    return dict(
+        inputs=[data['inputs'], flipped], data_samples=data['data_samples'])
+
+
 def sgd(params) -> OptimWrapper:
     return OptimWrapper(torch.optim.SGD(params, lr=1e-3, momentum=0.9))
 
@@ -154,6 +185,21 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
         })(
             model)
         return lambda data: model.train_step(data, optim)
+    if name == 'mmokd_kdcl':
+        model = MODELS.build(
+            dict(
+                type='mmokd.KDCL',
+                peers=peers,
+                logits=logits_module(args),
+                ensemble_strategy='minlogit',
+                data_preprocessor=multi_view_preprocessor(args))).to(device)
+        optim = PeerOptimWrapperConstructor({
+            n:
+            dict(optimizer=dict(type='SGD', lr=1e-3, momentum=0.9))
+            for n in model.peer_names
+        })(
+            model)
+        return lambda data: model.train_step(two_views(data), optim)
     if name == 'mmokd_switokd_expert':
         model = MODELS.build(
             dict(
@@ -271,9 +317,9 @@ def main() -> None:
     plain_mem = memory['plain_student'] + memory['plain_teacher']
     print(f'task={args.task} size={args.size} batch={args.batch} '
           f'device={args.device} iters={args.iters} (median)')
-    print(f'{"variant":<16}{"s/iter":>10}{"peak MiB":>12}')
+    print(f'{"variant":<22}{"s/iter":>10}{"peak MiB":>12}')
     for name in VARIANTS:
-        print(f'{name:<16}{seconds[name]:>10.3f}{memory[name]:>12.1f}')
+        print(f'{name:<22}{seconds[name]:>10.3f}{memory[name]:>12.1f}')
     print(f'time   mmokd_dml / sum(plain) = '
           f'{seconds["mmokd_dml"] / plain_time:.3f}')
     print(f'time   mmokd_dml / mmrazor_std = '
@@ -290,6 +336,10 @@ def main() -> None:
           f'{seconds["mmokd_switokd_expert"] / seconds["mmokd_dml"]:.3f}')
     print(f'memory mmokd_switokd_expert / mmokd_dml = '
           f'{memory["mmokd_switokd_expert"] / memory["mmokd_dml"]:.3f}')
+    print(f'time   mmokd_kdcl / mmokd_dml = '
+          f'{seconds["mmokd_kdcl"] / seconds["mmokd_dml"]:.3f}')
+    print(f'memory mmokd_kdcl / mmokd_dml = '
+          f'{memory["mmokd_kdcl"] / memory["mmokd_dml"]:.3f}')
 
 
 if __name__ == '__main__':

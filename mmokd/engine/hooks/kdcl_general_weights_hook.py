@@ -124,7 +124,6 @@ class KDCLGeneralWeightsHook(Hook):
         all_reduce(count)
         weights = perrone_cooper_weights(gram / count.clamp(min=1), self.eps)
         model.general_weights.copy_(weights)
-        runner.logger.info(
-            'KDCL-General weights ' + ', '.join(
-                f'{name}={float(w):.4f}'
-                for name, w in zip(model.peer_names, weights)))
+        runner.logger.info('KDCL-General weights ' + ', '.join(
+            f'{name}={float(w):.4f}'
+            for name, w in zip(model.peer_names, weights)))

@@ -8,8 +8,7 @@ from torch import Tensor
 
 from mmokd.registry import MODELS
 from ..distillers import stack_labels
-from ..losses.functional import (KDCL_STRATEGIES, kdcl_ensemble,
-                                 kdcl_error_gram)
+from ..losses.functional import KDCL_STRATEGIES, kdcl_ensemble, kdcl_error_gram
 from .online_distill import OnlineDistill, unwrap
 
 
@@ -113,9 +112,8 @@ class KDCL(OnlineDistill):
         self.ensemble_strategy = ensemble_strategy
         self.ignore_index = ignore_index
         if ensemble_strategy == 'general':
-            self.register_buffer(
-                'general_weights', torch.full((len(names), ),
-                                              1.0 / len(names)))
+            self.register_buffer('general_weights',
+                                 torch.full((len(names), ), 1.0 / len(names)))
         views = getattr(self.data_preprocessor, 'num_views', None)
         if views is not None and views != len(names):
             raise ValueError(

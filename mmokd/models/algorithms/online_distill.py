@@ -1,7 +1,6 @@
 """The online distillation algorithm: N peers trained together."""
 from contextlib import ExitStack, contextmanager
-from typing import (Dict, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModel, is_model_wrapper
@@ -112,7 +111,7 @@ class OnlineDistill(BaseModel):
             built[name].requires_grad_(False)
         self._check_class_counts(built)
         self.distiller = MODELS.build(distiller)
-        self.distiller.prepare(built, self.step_data_names)
+        self.distiller.prepare(built, step_data_names=self.step_data_names)
         owners_frozen = set(self.distiller.losses) & set(self.frozen_peers)
         if owners_frozen:
             raise ValueError(
@@ -188,8 +187,9 @@ class OnlineDistill(BaseModel):
         finally:
             self.eval_peer = previous
 
-    def peer_inputs(self, inputs: Union[Tensor, Sequence[Tensor]]
-                    ) -> Dict[str, Tensor]:
+    def peer_inputs(
+            self, inputs: Union[Tensor,
+                                Sequence[Tensor]]) -> Dict[str, Tensor]:
         """Each peer's input: the shared batch, or, when ``inputs`` is a
         list (one augmented view per peer, in peer order, e.g. KDCL), the
         peer's own view.

@@ -106,6 +106,7 @@ class OnlineDistiller(BaseModule):
 
     def prepare(self,
                 peers: Dict[str, nn.Module],
+                *,
                 step_data_names: Sequence[str] = ()) -> None:
         """Checks the routing against the peers and hooks the recorders.
 

@@ -392,9 +392,8 @@ def _kdcl_rows(logits_list: Sequence[Tensor], target: Tensor,
     255 is a real ImageNet class.
     """
     first = logits_list[0].detach()
-    stacked = torch.stack([
-        _class_last(resize_like(z.detach(), first)) for z in logits_list
-    ])
+    stacked = torch.stack(
+        [_class_last(resize_like(z.detach(), first)) for z in logits_list])
     if first.dim() == 4:
         if target.shape[-2:] != first.shape[2:]:
             target = F.interpolate(

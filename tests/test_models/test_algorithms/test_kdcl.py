@@ -48,7 +48,8 @@ def multi_view_batch(num_views=2, seed=0):
 def sgd_dict(model):
     return OptimWrapperDict(
         **{
-            name: OptimWrapper(
+            name:
+            OptimWrapper(
                 torch.optim.SGD(model.peer(name).parameters(), lr=0.1))
             for name in model.peer_names
         })
@@ -67,8 +68,9 @@ def test_each_network_learns_from_the_shared_minlogit_ensemble(num_peers):
     losses = model.peer_losses(**data)
     logits = [model.peer_logits(n).detach() for n in model.peer_names]
     labels = torch.cat([s.gt_label for s in data['data_samples']])
-    z_t = torch.stack([z - z[torch.arange(4), labels][:, None]
-                       for z in logits]).min(0).values
+    z_t = torch.stack([
+        z - z[torch.arange(4), labels][:, None] for z in logits
+    ]).min(0).values
     for name, z in zip(model.peer_names, logits):
         assert float(losses[name]['loss_kdcl']) == pytest.approx(
             0.5 * hand_kl(z_t, z, 2.0), rel=1e-5)
@@ -109,8 +111,7 @@ def test_k5_terms_reach_only_their_owner():
 
 
 @pytest.mark.parametrize('strategy', ['minlogit', 'mean'])
-def test_k6_identical_networks_same_view_zero_kd_separate_views_not(
-        strategy):
+def test_k6_identical_networks_same_view_zero_kd_separate_views_not(strategy):
     cfg = kdcl_config(ensemble_strategy=strategy)
     cfg['peers']['teacher'] = copy.deepcopy(cfg['peers']['student'])
     model = MODELS.build(cfg)
@@ -176,9 +177,18 @@ def test_bad_configs_name_the_field():
         MODELS.build(
             kdcl_config(
                 data_preprocessor=dict(
-                    type='mmokd.MultiViewClsDataPreprocessor',
-                    num_views=3)))
+                    type='mmokd.MultiViewClsDataPreprocessor', num_views=3)))
     model = build()
     data = model.data_preprocessor(batch(), True)
     with pytest.raises(ValueError, match='views per sample'):
         model.peer_losses([data['inputs']] * 3, data['data_samples'])
+
+
+def test_adm_terms_merge_into_kdcl():
+    from tests.test_models.test_algorithms.test_adm import ADM
+    model = build(distiller=ADM)
+    log_vars = model.train_step(batch(), sgd_dict(model))
+    for term in ('student.loss_kdcl', 'teacher.loss_kdcl',
+                 'student.loss_adm_consensus', 'student.loss_adm_feat',
+                 'teacher.loss_adm_divergence'):
+        assert term in log_vars, term

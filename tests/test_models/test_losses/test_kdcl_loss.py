@@ -35,16 +35,17 @@ def loop_naive(logits, target):
 
 def loop_minlogit(logits, target):
     out = torch.empty_like(logits[0])
-    for b, c in itertools.product(range(len(target)),
-                                  range(logits[0].shape[1])):
+    for b, c in itertools.product(
+            range(len(target)), range(logits[0].shape[1])):
         y = int(target[b])
         out[b, c] = min(float(z[b, c] - z[b, y]) for z in logits)
     return out
 
 
 def batch_ce(logits, target):
-    return sum(ce(logits[b].tolist(), int(target[b]))
-               for b in range(len(target))) / len(target)
+    return sum(
+        ce(logits[b].tolist(), int(target[b]))
+        for b in range(len(target))) / len(target)
 
 
 @pytest.mark.parametrize('seed', range(3))
@@ -67,9 +68,7 @@ def test_mean_and_general_are_weighted_sums():
         expected,
         atol=1e-6)
     assert torch.allclose(
-        kdcl_ensemble(logits, target, 'mean'),
-        sum(logits) / 3,
-        atol=1e-6)
+        kdcl_ensemble(logits, target, 'mean'), sum(logits) / 3, atol=1e-6)
 
 
 @pytest.mark.parametrize('seed', range(20))
@@ -92,10 +91,10 @@ def test_k3_linear_on_simplex_and_no_worse_than_any_network(seed):
     assert torch.all(alpha >= 0)
     assert float(alpha.sum()) == pytest.approx(1.0, abs=1e-9)
     z_t = kdcl_ensemble(logits, target, 'linear')
-    assert torch.allclose(z_t, torch.einsum('m,mnc->nc', alpha.float(), rows),
-                          atol=1e-5)
-    assert batch_ce(z_t, target) <= min(
-        batch_ce(z, target) for z in logits) + 1e-6
+    assert torch.allclose(
+        z_t, torch.einsum('m,mnc->nc', alpha.float(), rows), atol=1e-5)
+    assert batch_ce(z_t,
+                    target) <= min(batch_ce(z, target) for z in logits) + 1e-6
 
 
 @pytest.mark.parametrize('seed', range(5))
@@ -168,13 +167,12 @@ def test_dense_minlogit_per_pixel_and_ignored_pixels_get_the_mean():
         y = int(target[n, h, w])
         for c in range(4):
             if y == 255:
-                expected = float((logits[0][n, c, h, w] +
-                                  logits[1][n, c, h, w]) / 2)
+                expected = float(
+                    (logits[0][n, c, h, w] + logits[1][n, c, h, w]) / 2)
             else:
                 expected = min(
                     float(z[n, c, h, w] - z[n, y, h, w]) for z in logits)
-            assert float(z_t[n, c, h, w]) == pytest.approx(
-                expected, abs=1e-6)
+            assert float(z_t[n, c, h, w]) == pytest.approx(expected, abs=1e-6)
 
 
 def test_dense_naive_per_pixel_and_other_sizes_resized():
@@ -231,8 +229,8 @@ def test_general_covariance_matches_loop():
         for b in range(4):
             onehot = torch.zeros(3, dtype=torch.float64)
             onehot[target[b]] = 1
-            total += float(((probs[i][b] - onehot) *
-                            (probs[j][b] - onehot)).sum())
+            total += float(
+                ((probs[i][b] - onehot) * (probs[j][b] - onehot)).sum())
         assert float(gram[i, j]) == pytest.approx(total)
     assert float(count) == 4
     w = kdcl_general_weights(logits, target, eps=0.0)
