@@ -16,10 +16,15 @@ from tests.test_tools.test_train_e2e import (CLS_TINY_BODY, assert_ranks_agree,
                                              write_config)
 
 KDCL_SEG = osp.join(REPO, 'configs/kdcl/deeplabv3_r101_r18_cityscapes.py')
+SEG_R18 = ('mmseg::deeplabv3/'
+           'deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py')
 KDCL_GENERAL = osp.join(
     REPO, 'configs/kdcl/resnet32x4_resnet8x4_general_cifar100.py')
 
+# Tiny run: two ResNet8x4 networks, 16 training, 16 validation and 8
+# held-out images.
 GENERAL_BODY = """
+model = dict(peers=dict(teacher=dict(backbone=dict(arch='resnet8x4'))))
 val_dataloader['dataset']['indices'] = 16
 custom_imports = dict(
     imports=['mmokd', 'tests.dist_hooks', 'tests.kdcl_hooks'])
@@ -31,7 +36,7 @@ custom_hooks = [
              batch_size=8, num_workers=0,
              sampler=dict(type='DefaultSampler', shuffle=False),
              dataset=dict(type='mmokd.OfflineCIFAR100', data_root={root!r},
-                          check_md5=False, split='train', indices=-16,
+                          check_md5=False, split='train', indices=-8,
                           pipeline=[dict(type='PackInputs')])))]
 """
 
@@ -44,7 +49,7 @@ FIXED_VIEWS = """, pipeline=[
 
 
 def general_config(tmp_path, root, epochs, fixed_views=False):
-    dataset_args = ', indices=48' + (FIXED_VIEWS if fixed_views else '')
+    dataset_args = ', indices=16' + (FIXED_VIEWS if fixed_views else '')
     body = CLS_TINY_BODY.format(
         root=root, epochs=epochs, pipeline=dataset_args)
     body += GENERAL_BODY.format(root=root)
@@ -62,8 +67,11 @@ def test_kdcl_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
         [
             'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
             '--cfg-options'
-        ] + shrink_cityscapes_options(tiny_cityscapes) +
-        ['model.data_preprocessor.size=(64,128)'],
+        ] + shrink_cityscapes_options(tiny_cityscapes, iters=2) + [
+            'model.data_preprocessor.size=(64,128)',
+            # Two R18 networks keep the CPU run short.
+            f'model.peers.teacher.cfg_path={SEG_R18}'
+        ],
         env=dist_env())
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     log = proc.stdout + proc.stderr
