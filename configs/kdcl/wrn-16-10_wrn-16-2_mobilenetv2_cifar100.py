@@ -4,7 +4,8 @@
 # three-network DML config's schedule); all three learn from one MinLogit
 # ensemble, tau = 1, lambda = 1, each from its own random crop and flip.
 # Paper KDCL (SwitOKD Table 7, MobileNet / WRN-16-2 / WRN-16-10): 62.13 /
-# 73.94 / 80.71 (SwitOKD's code uses MobileNet-V1 there and 269 epochs).
+# 73.94 / 80.71 (SwitOKD's code trains its mobilenet.MobileNet for 269
+# epochs there).
 _base_ = ['../dml/wrn-16-10_wrn-16-2_mobilenetv2_cifar100.py']
 
 model = dict(

@@ -192,3 +192,12 @@ def test_adm_terms_merge_into_kdcl():
                  'student.loss_adm_consensus', 'student.loss_adm_feat',
                  'teacher.loss_adm_divergence'):
         assert term in log_vars, term
+
+
+def test_general_weights_hook_needs_the_general_strategy():
+    from types import SimpleNamespace
+
+    from mmokd.engine import KDCLGeneralWeightsHook
+    hook = KDCLGeneralWeightsHook(dataloader=dict())
+    with pytest.raises(ValueError, match='ensemble_strategy="general"'):
+        hook.before_train(SimpleNamespace(model=build()))
