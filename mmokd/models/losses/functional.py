@@ -541,7 +541,8 @@ def kdcl_ensemble(logits_list: Sequence[Tensor],
         else:
             ce = torch.logsumexp(rows, dim=2) - true_logit[..., 0]
             best = ce.argmin(dim=0)
-            ensemble = rows[best, torch.arange(rows.shape[1])]
+            ensemble = rows[best,
+                            torch.arange(rows.shape[1], device=rows.device)]
         ensemble = torch.where(valid[:, None], ensemble, rows.mean(dim=0))
     if first.dim() == 4:
         n, _, h, w = first.shape
