@@ -98,12 +98,12 @@ def dist_env():
     return env
 
 
-def assert_ranks_agree(work_dir):
+def assert_ranks_agree(work_dir, peers=('student', 'teacher')):
     digests = [
         json.load(open(osp.join(work_dir, f'digest_rank{r}.json')))
         for r in (0, 1)
     ]
-    assert digests[0].keys() == {'student', 'teacher'}
+    assert digests[0].keys() == set(peers)
     for peer in digests[0]:
         assert digests[0][peer] == pytest.approx(
             digests[1][peer], rel=1e-6), peer
@@ -459,3 +459,29 @@ def test_switokd_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
     log = proc.stdout + proc.stderr
     assert 'switokd.expert' in log and 'switokd.delta' in log
     assert 'teacher.mIoU' in log
+
+
+@pytest.mark.parametrize('setting', ['1t2s', '2t1s'])
+def test_switokd_three_networks_two_processes(tmp_path, tiny_cifar100,
+                                              setting):
+    config = osp.join(
+        REPO, 'configs/switokd/'
+        f'wrn-16-10_wrn-16-2_mobilenetv2_{setting}_cifar100.py')
+    body = CLS_TINY_BODY.format(root=tiny_cifar100, epochs=1, pipeline='')
+    cfg = write_config(tmp_path / 'switokd3.py', config, body)
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool([
+        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
+        '--cfg-options', 'train_dataloader.batch_size=8',
+        'model.peers.teacher.backbone.widen_factor=2',
+        'model.peers.teacher.head.in_channels=128'
+    ],
+                    env=dist_env())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    pairs = ['teacher_student', 'teacher_assistant'] if setting == '1t2s' \
+        else ['assistant_student', 'teacher_student']
+    for pair in pairs:
+        assert f'switokd.expert.{pair}' in log, pair
+    assert 'assistant.accuracy/top1' in log
+    assert_ranks_agree(work_dir, ('student', 'assistant', 'teacher'))
