@@ -388,6 +388,39 @@ def test_offline_kd_with_adm_keeps_the_teacher_frozen(tmp_path, tiny_cifar100):
     assert set(saved['optimizer']) == {'student'}
 
 
+def test_offline_dkd_with_adm_probe_on_a_heterogeneous_pair(
+        tmp_path, tiny_cifar100):
+    from mmengine.config import Config
+
+    from mmokd.registry import MODELS
+    config = osp.join(
+        REPO, 'configs/adm/offline_dkd_wrn-16-2_mobilenetv2-x0.5_cifar100.py')
+    teacher_cfg = Config.fromfile(config).model.peers.teacher
+    teacher_cfg.pop('init_cfg')
+    torch.manual_seed(0)
+    teacher = MODELS.build(teacher_cfg)
+    ckpt = str(tmp_path / 'wrn.pth')
+    torch.save({'state_dict': teacher.state_dict()}, ckpt)
+    body = CLS_TINY_BODY.format(root=tiny_cifar100, epochs=1, pipeline='')
+    body = body.replace("dict(type='DumpPeerDigestHook')", '')
+    cfg = write_config(tmp_path / 'offline_dkd.py', config, body)
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool([
+        python(), 'tools/train.py', cfg, '--work-dir', work_dir,
+        '--cfg-options', 'train_dataloader.batch_size=8',
+        f'model.peers.teacher.init_cfg.checkpoint={ckpt}'
+    ],
+                    env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO))
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    for term in ('student.loss_dkd', 'student.loss_adm_consensus',
+                 'student.loss_adm_probe'):
+        assert term in log, term
+    saved = load_checkpoint_safely(osp.join(work_dir, 'epoch_1.pth'))
+    for key, value in teacher.state_dict().items():
+        assert torch.equal(saved['state_dict'][f'teacher.{key}'], value), key
+
+
 @pytest.mark.parametrize('config, terms', [
     ('configs/adm/resnet32x4_resnet8x4_cifar100.py',
      ('student.loss_adm_consensus', 'student.loss_adm_feat',
