@@ -98,12 +98,12 @@ def dist_env():
     return env
 
 
-def assert_ranks_agree(work_dir):
+def assert_ranks_agree(work_dir, peers=('student', 'teacher')):
     digests = [
         json.load(open(osp.join(work_dir, f'digest_rank{r}.json')))
         for r in (0, 1)
     ]
-    assert digests[0].keys() == {'student', 'teacher'}
+    assert digests[0].keys() == set(peers)
     for peer in digests[0]:
         assert digests[0][peer] == pytest.approx(
             digests[1][peer], rel=1e-6), peer
@@ -388,6 +388,39 @@ def test_offline_kd_with_adm_keeps_the_teacher_frozen(tmp_path, tiny_cifar100):
     assert set(saved['optimizer']) == {'student'}
 
 
+def test_offline_dkd_with_adm_probe_on_a_heterogeneous_pair(
+        tmp_path, tiny_cifar100):
+    from mmengine.config import Config
+
+    from mmokd.registry import MODELS
+    config = osp.join(
+        REPO, 'configs/adm/offline_dkd_wrn-16-2_mobilenetv2-x0.5_cifar100.py')
+    teacher_cfg = Config.fromfile(config).model.peers.teacher
+    teacher_cfg.pop('init_cfg')
+    torch.manual_seed(0)
+    teacher = MODELS.build(teacher_cfg)
+    ckpt = str(tmp_path / 'wrn.pth')
+    torch.save({'state_dict': teacher.state_dict()}, ckpt)
+    body = CLS_TINY_BODY.format(root=tiny_cifar100, epochs=1, pipeline='')
+    body = body.replace("dict(type='DumpPeerDigestHook')", '')
+    cfg = write_config(tmp_path / 'offline_dkd.py', config, body)
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool([
+        python(), 'tools/train.py', cfg, '--work-dir', work_dir,
+        '--cfg-options', 'train_dataloader.batch_size=8',
+        f'model.peers.teacher.init_cfg.checkpoint={ckpt}'
+    ],
+                    env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO))
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    for term in ('student.loss_dkd', 'student.loss_adm_consensus',
+                 'student.loss_adm_probe'):
+        assert term in log, term
+    saved = load_checkpoint_safely(osp.join(work_dir, 'epoch_1.pth'))
+    for key, value in teacher.state_dict().items():
+        assert torch.equal(saved['state_dict'][f'teacher.{key}'], value), key
+
+
 @pytest.mark.parametrize('config, terms', [
     ('configs/adm/resnet32x4_resnet8x4_cifar100.py',
      ('student.loss_adm_consensus', 'student.loss_adm_feat',
@@ -459,3 +492,29 @@ def test_switokd_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
     log = proc.stdout + proc.stderr
     assert 'switokd.expert' in log and 'switokd.delta' in log
     assert 'teacher.mIoU' in log
+
+
+@pytest.mark.parametrize('setting', ['1t2s', '2t1s'])
+def test_switokd_three_networks_two_processes(tmp_path, tiny_cifar100,
+                                              setting):
+    config = osp.join(
+        REPO, 'configs/switokd/'
+        f'wrn-16-10_wrn-16-2_mobilenetv2_{setting}_cifar100.py')
+    body = CLS_TINY_BODY.format(root=tiny_cifar100, epochs=1, pipeline='')
+    cfg = write_config(tmp_path / 'switokd3.py', config, body)
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool([
+        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
+        '--cfg-options', 'train_dataloader.batch_size=8',
+        'model.peers.teacher.backbone.widen_factor=2',
+        'model.peers.teacher.head.in_channels=128'
+    ],
+                    env=dist_env())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    pairs = ['teacher_student', 'teacher_assistant'] if setting == '1t2s' \
+        else ['assistant_student', 'teacher_student']
+    for pair in pairs:
+        assert f'switokd.expert.{pair}' in log, pair
+    assert 'assistant.accuracy/top1' in log
+    assert_ranks_agree(work_dir, ('student', 'assistant', 'teacher'))

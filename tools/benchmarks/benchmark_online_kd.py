@@ -207,8 +207,8 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
                 logits=logits_module(args))).to(device)
         decide = model.peers_to_update
 
-        def expert(data_samples, log_vars):
-            decide(data_samples, log_vars)  # statistics and all-reduce
+        def expert(losses, data_samples, log_vars):
+            decide(losses, data_samples, log_vars)  # statistics, all-reduce
             return [model.student_name]
 
         model.peers_to_update = expert

@@ -1,6 +1,6 @@
 """Deep Mutual Learning (Zhang et al., CVPR 2018)."""
 import copy
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Sequence, Union
 
 from mmokd.registry import MODELS
 from .online_distill import OnlineDistill
@@ -39,6 +39,10 @@ class DML(OnlineDistill):
             named ``loss_dml``.
         distiller (dict, optional): Extra recorders and terms; DML's own
             are merged in. Defaults to an empty ``OnlineDistiller``.
+        per_source_terms (list[str]): Peers whose mimicry loss is split
+            into one term per other network, ``loss_dml_{other}`` (same
+            total), instead of one ``loss_dml``; SwitOKD weights them
+            per teacher-student pair.
         **kwargs: Other arguments of :class:`OnlineDistill`.
     """
 
@@ -47,6 +51,7 @@ class DML(OnlineDistill):
                  logits: Union[str, Dict[str, str]],
                  dml_loss: Optional[dict] = None,
                  distiller: Optional[dict] = None,
+                 per_source_terms: Sequence[str] = (),
                  **kwargs) -> None:
         names = list(peers)
         if isinstance(logits, str):
@@ -64,13 +69,35 @@ class DML(OnlineDistill):
         for name in names:
             recorders.setdefault(name, {})['logits'] = dict(
                 type='ModuleOutputs', source=logits[name])
+        unknown = set(per_source_terms) - set(names)
+        if unknown:
+            raise ValueError(f'model.per_source_terms: {sorted(unknown)} '
+                             f'are not peers {names}.')
         for name in names:
-            losses.setdefault(name, {})['loss_dml'] = copy.deepcopy(dml_loss)
-            mappings.setdefault(name, {})['loss_dml'] = dict(
-                preds_S=dict(peer=name, recorder='logits'),
-                preds_T=[
-                    dict(peer=other, recorder='logits') for other in names
-                    if other != name
-                ],
-                gt=dict(data='gt'))
+            others = [other for other in names if other != name]
+            if name in per_source_terms:
+                terms = {f'loss_dml_{other}': [other] for other in others}
+            else:
+                terms = {'loss_dml': others}
+            for term, sources in terms.items():
+                losses.setdefault(name, {})[term] = self._source_loss(
+                    dml_loss, len(sources), len(others))
+                mappings.setdefault(name, {})[term] = dict(
+                    preds_S=dict(peer=name, recorder='logits'),
+                    preds_T=[
+                        dict(peer=other, recorder='logits')
+                        for other in sources
+                    ],
+                    gt=dict(data='gt'))
         super().__init__(peers=peers, distiller=distiller, **kwargs)
+
+    @staticmethod
+    def _source_loss(dml_loss: dict, num_sources: int, num_peers: int) -> dict:
+        """The loss config of a term over ``num_sources`` of the
+        ``num_peers`` other networks; a one-source term of a mean over
+        peers is weighted ``1 / num_peers``."""
+        cfg = copy.deepcopy(dml_loss)
+        if num_sources < num_peers and \
+                cfg.get('peer_reduction', 'mean') == 'mean':
+            cfg['loss_weight'] = cfg.get('loss_weight', 1.0) / num_peers
+        return cfg

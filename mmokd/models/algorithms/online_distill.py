@@ -310,24 +310,26 @@ class OnlineDistill(BaseModel):
             data = self.data_preprocessor(data, True)
             losses = self.peer_losses(**data)
         log_vars: Dict[str, Tensor] = {}
+        updated = self.peers_to_update(losses, data['data_samples'], log_vars)
         parsed = {}
         for name in self.trainable_peers:
             parsed[name], peer_log = self.parse_losses(losses[name])
             log_vars.update(add_prefix(peer_log, name))
         log_vars['loss'] = sum(parsed.values())
-        updated = self.peers_to_update(data['data_samples'], log_vars)
         for name in self.trainable_peers:
             if name in updated:
                 optim_wrapper[name].update_params(parsed[name])
         return log_vars
 
-    def peers_to_update(self, data_samples: list,
+    def peers_to_update(self, losses: Dict[str, LossDict], data_samples: list,
                         log_vars: Dict[str, Tensor]) -> List[str]:
-        """The peers whose optimizer steps this iteration (all trained
-        peers; SwitOKD pauses its teacher). Decisions must be identical on
-        every rank.
+        """The peers whose optimizer steps this iteration: all trained
+        peers here; SwitOKD pauses teachers and may zero terms of
+        ``losses`` first. Decisions must be identical on every rank.
 
         Args:
+            losses (dict): ``{peer: {loss name: value}}`` of this step,
+                before they are summed; a method may reweight terms.
             data_samples (list): The batch's data samples.
             log_vars (dict): Log variables; a method may add its own.
 

@@ -1,5 +1,5 @@
 """Switchable Online Knowledge Distillation (Qian et al., ECCV 2022)."""
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.dist import all_reduce
@@ -9,68 +9,169 @@ from mmokd.registry import MODELS
 from ..distillers import stack_labels
 from ..losses.functional import switokd_decision, switokd_statistics
 from .dml import DML
-from .online_distill import unwrap
+from .online_distill import LossDict, unwrap
+
+EPSILON_SOURCES = ('own', 'first_pair')
 
 
 @MODELS.register_module()
 class SwitOKD(DML):
-    """SwitOKD: the teacher pauses while it is far enough ahead.
+    """SwitOKD: a teacher pauses while it is far enough ahead.
 
-    Qian et al., "Switchable Online Knowledge
-    Distillation", ECCV 2022. Losses are DML's (``tau = 1``, each network
-    learns from the other's detached prediction). Per batch, from detached
-    probabilities: ``s = mean ||p_s - y||_1``, ``t = mean ||p_t - y||_1``,
-    ``G = mean ||p_s - p_t||_1``, ``delta = s - exp(-t / (s + t)) * t``.
-    Expert mode when ``G > delta`` and ``t < s`` (authors' code): the
-    teacher is not updated (no backward, no optimizer step: its weights and
-    optimizer state stay as they are; its BatchNorm statistics still move in
-    the forward, as in the authors' code). Otherwise learning mode: both
-    update, as in DML. For segmentation the means run over labelled
-    pixels. Under distributed training the sums are all-reduced before the
-    decision, so every rank takes the same one. ``switokd.expert`` (1 =
-    expert) is logged each iteration; the logger's interval mean is the
+    Qian et al., "Switchable Online Knowledge Distillation", ECCV 2022.
+    Losses are DML's (``tau = 1``, each network learns from the others'
+    detached predictions). Per batch and teacher-student pair, from
+    detached probabilities: ``s = mean ||p_s - y||_1``,
+    ``t = mean ||p_t - y||_1``, ``G = mean ||p_s - p_t||_1``,
+    ``delta = s - exp(-t / (s + t)) * t``. The pair is in expert mode when
+    ``G > delta`` and ``t < s`` (authors' code), otherwise in learning mode.
+    For segmentation the means run over labelled pixels. Under distributed
+    training the sums are all-reduced before deciding, so every rank takes
+    the same decisions.
+
+    A teacher whose pairs are all in expert mode is paused: no backward and
+    no optimizer step (weights and optimizer state stay as they are; its
+    BatchNorm statistics still move in the forward, as in the code). With
+    ``strict_pause=False`` it instead steps with every term weighted 0, so
+    momentum and weight decay still move it, as the authors' 1T2S code
+    does. A teacher with several students (1T2S) drops the mimicry term of
+    each student whose pair is in expert mode and keeps learning from the
+    rest; students always learn from every network (2T1S: from both
+    teachers). Other terms (e.g. ADM's) follow the teacher's pause only.
+
+    ``switokd.expert`` (1 = expert), ``switokd.delta`` and ``switokd.G``
+    are logged each iteration, suffixed ``.{teacher}_{student}`` with
+    several pairs; the logger's interval mean of ``expert`` is the
     expert-mode ratio.
 
-    Example:
-        >>> model = dict(type='mmokd.SwitOKD', peers=..., logits='head.fc')
+    Example (1T2S, SwitOKD Table 7)::
+
+        model = dict(
+            type='mmokd.SwitOKD', peers=dict(student=..., assistant=...,
+                                             teacher=...),
+            logits='head.fc',
+            dml_loss=dict(type='mmokd.DMLLoss', peer_reduction='sum'),
+            pairs=[dict(teacher='teacher', student='student'),
+                   dict(teacher='teacher', student='assistant')],
+            epsilon_source='first_pair', strict_pause=False)
 
     Args:
-        teacher (str): The peer that can pause. Defaults to ``'teacher'``.
+        teacher (str): With two peers and no ``pairs``, the peer that can
+            pause. Defaults to ``'teacher'``.
+        pairs (list[dict], optional): ``dict(teacher=, student=)`` pairs,
+            each with its own switch (three-network 1T2S / 2T1S settings).
+            Defaults to the single pair (``teacher``, the student).
         require_teacher_better (bool): Keep the code's ``t < s`` condition.
-        **kwargs: Arguments of :class:`DML` (two peers).
+        epsilon_source (str): ``'own'``: each pair's ``epsilon`` from its
+            own ``s, t`` (the paper's formula); ``'first_pair'``: every pair
+            uses the first pair's, as the authors' three-network code does.
+        strict_pause (bool): See above. Defaults to True (the two-network
+            and 2T1S code).
+        **kwargs: Arguments of :class:`DML`.
     """
 
     def __init__(self,
                  teacher: str = 'teacher',
+                 pairs: Optional[Sequence[dict]] = None,
                  require_teacher_better: bool = True,
+                 epsilon_source: str = 'own',
+                 strict_pause: bool = True,
                  **kwargs) -> None:
-        super().__init__(**kwargs)
-        if len(self.peer_names) != 2 or teacher not in self.peer_names or \
-                teacher == self.student_name:
-            raise ValueError(
-                'model: SwitOKD needs exactly two peers, the student and '
-                f'model.teacher="{teacher}"; got {self.peer_names}.')
-        self.teacher_name = teacher
+        peer_names = list(kwargs.get('peers', {}))
+        student = kwargs.get('student', 'student')
+        if pairs is None:
+            if len(peer_names) != 2 or teacher not in peer_names or \
+                    teacher == student:
+                raise ValueError(
+                    'model: SwitOKD without model.pairs needs exactly two '
+                    f'peers, the student and model.teacher="{teacher}"; '
+                    f'got {peer_names}.')
+            pairs = [dict(teacher=teacher, student=student)]
+        self._check_pairs(pairs, peer_names)
+        if epsilon_source not in EPSILON_SOURCES:
+            raise ValueError(f'model.epsilon_source must be one of '
+                             f'{EPSILON_SOURCES}, got "{epsilon_source}".')
+        teachers = list(dict.fromkeys(p['teacher'] for p in pairs))
+        super().__init__(per_source_terms=teachers, **kwargs)
+        self.pairs = [(p['teacher'], p['student']) for p in pairs]
+        self.teachers = teachers
         self.require_teacher_better = require_teacher_better
+        self.epsilon_source = epsilon_source
+        self.strict_pause = strict_pause
+
+    @staticmethod
+    def _check_pairs(pairs: Sequence[dict], peer_names: List[str]) -> None:
+        """Raises unless every pair names two different peers."""
+        seen = set()
+        for i, pair in enumerate(pairs):
+            names = (pair.get('teacher'), pair.get('student'))
+            if set(pair) != {'teacher', 'student'} or \
+                    not set(names) <= set(peer_names) or \
+                    names[0] == names[1] or names in seen:
+                raise ValueError(
+                    f'model.pairs[{i}]: {pair} must be dict(teacher=, '
+                    f'student=) naming two different peers of {peer_names}, '
+                    'each pair once.')
+            seen.add(names)
+        if not pairs:
+            raise ValueError('model.pairs: give at least one pair.')
 
     def _logits(self, peer: str) -> Tensor:
         """This step's recorded logits of ``peer``."""
         recorders = unwrap(self.distiller).recorders[peer]
         return recorders.get_recorder('logits').get_record_data()
 
-    def peers_to_update(self, data_samples: list,
+    def decide(self, data_samples: list) -> List[tuple]:
+        """Every pair's ``(expert, delta, G)``, identical on all ranks.
+
+        Args:
+            data_samples (list): The batch's data samples.
+
+        Returns:
+            list[tuple]: One decision per pair, in ``pairs`` order.
+        """
+        target = stack_labels(data_samples)
+        stats = torch.stack([
+            switokd_statistics(
+                self._logits(student), self._logits(teacher), target)
+            for teacher, student in self.pairs
+        ])
+        all_reduce(stats)  # identical decisions on every rank
+        first = stats[0] if self.epsilon_source == 'first_pair' else None
+        return [
+            switokd_decision(pair_stats, self.require_teacher_better, first)
+            for pair_stats in stats
+        ]
+
+    def peers_to_update(self, losses: Dict[str, LossDict], data_samples: list,
                         log_vars: Dict[str, Tensor]) -> List[str]:
-        """Both peers in learning mode, only the student in expert mode."""
-        stats = switokd_statistics(
-            self._logits(self.student_name), self._logits(self.teacher_name),
-            stack_labels(data_samples))
-        all_reduce(stats)  # identical decision on every rank
-        expert, delta, gap = switokd_decision(stats,
-                                              self.require_teacher_better)
-        device = stats.device
-        log_vars['switokd.expert'] = torch.tensor(float(expert), device=device)
-        log_vars['switokd.delta'] = torch.tensor(delta, device=device)
-        log_vars['switokd.G'] = torch.tensor(gap, device=device)
-        if expert:
-            return [self.student_name]
-        return list(self.trainable_peers)
+        """Pauses the teachers, or their terms, of pairs in expert mode."""
+        decisions = self.decide(data_samples)
+        device = self._logits(self.student_name).device
+        for (teacher, student), (expert, delta,
+                                 gap) in zip(self.pairs, decisions):
+            suffix = '' if len(self.pairs) == 1 else f'.{teacher}_{student}'
+            for key, value in (('expert', float(expert)), ('delta', delta),
+                               ('G', gap)):
+                log_vars[f'switokd.{key}{suffix}'] = torch.tensor(
+                    value, device=device)
+        paused = []
+        for teacher in self.teachers:
+            experts = [
+                student
+                for (t, student), (expert, _, _) in zip(self.pairs, decisions)
+                if t == teacher and expert
+            ]
+            own_pairs = [s for t, s in self.pairs if t == teacher]
+            if len(experts) == len(own_pairs):
+                if self.strict_pause:
+                    paused.append(teacher)
+                    continue
+                silenced = [k for k in losses[teacher] if 'loss' in k]
+            else:
+                silenced = [f'loss_dml_{student}' for student in experts]
+            for term in silenced:
+                value = losses[teacher][term]
+                losses[teacher][term] = [v * 0 for v in value] if \
+                    isinstance(value, list) else value * 0
+        return [name for name in self.trainable_peers if name not in paused]

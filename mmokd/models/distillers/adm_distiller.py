@@ -78,6 +78,14 @@ class ADMDistiller(OnlineDistiller):
             the partner's name, e.g. ``loss_adm_consensus_teacher2``;
             ``channels`` and stage ``channels`` are given per peer.
         eps (float): Attention epsilon. Defaults to 1e-5.
+        adapter_probe_weight (float): With ``gamma = 0`` and differing
+            channel counts (offline KD + ADM on heterogeneous pairs, paper
+            Table 8), nothing trains the adapter the similarity map
+            compares through. A weight > 0 fits it as a probe: the feature
+            MSE on the *detached* student feature (``loss_adm_probe``),
+            which trains the adapter only and leaves the student's
+            features alone. The paper does not say how it aligns these
+            pairs; this is mmokd's choice. Defaults to 0 (an error then).
         ignore_index (int): Ignored label for segmentation.
         **kwargs: Further recorders / losses / mappings / connectors of
             :class:`OnlineDistiller` (the base method's).
@@ -97,6 +105,7 @@ class ADMDistiller(OnlineDistiller):
                  pairs: Optional[List[Dict[str, str]]] = None,
                  eps: float = 1e-5,
                  ignore_index: int = 255,
+                 adapter_probe_weight: float = 0.0,
                  **kwargs) -> None:
         pairs = pairs or [dict(teacher=teacher, student=student)]
         names = list(
@@ -141,17 +150,27 @@ class ADMDistiller(OnlineDistiller):
             s, t = pair['student'], pair['teacher']
             s_sfx = f'_{t}' if len(pairs) > 1 else ''
             t_sfx = f'_{s}' if len(pairs) > 1 else ''
-            if gamma == 0 and channels[s] != channels[t]:
+            probe = gamma == 0 and channels[s] != channels[t]
+            if probe and adapter_probe_weight <= 0:
                 raise ValueError(
                     'model.distiller.gamma: the similarity map compares '
                     'the student through the 1x1 adapter when channel '
                     f'counts differ ({channels[s]} vs {channels[t]}), and '
-                    'only the feature loss trains it; set gamma > 0.')
+                    'with gamma = 0 nothing trains it; set gamma > 0 or '
+                    'model.distiller.adapter_probe_weight > 0.')
             adapter = f'adm_adapter{s_sfx}'
             feat_s = ref(s, 'adm_feat', feat_idx)
             feat_t = ref(t, 'adm_feat', feat_idx)
             aligned = ref(s, 'adm_feat', feat_idx, adapter) \
                 if channels[s] != channels[t] else feat_s
+            if probe:
+                aligned['detach'] = True
+                connectors[s][adapter] = _adapter(channels[s], channels[t])
+                losses[s][f'loss_adm_probe{s_sfx}'] = dict(
+                    type='mmokd.ADMFeatureLoss',
+                    loss_weight=adapter_probe_weight)
+                mappings[s][f'loss_adm_probe{s_sfx}'] = dict(
+                    feats_s_aligned=[aligned], feats_t=[feat_t])
             if gamma > 0:
                 connectors[s][adapter] = _adapter(channels[s], channels[t])
                 stages_s, stages_t = [], []

@@ -41,7 +41,8 @@ class OnlineDistiller(BaseModule):
     - ``dict(peer='teacher', recorder='logits')``: what the recorder named
       ``logits`` of peer ``teacher`` recorded in this step (add
       ``data_idx=i`` to pick item ``i`` of a recorded tuple, and
-      ``connector='name'`` to pass it through that peer's connector);
+      ``connector='name'`` to pass it through that peer's connector, and
+      ``detach=True`` to cut the gradient before the connector);
     - a list of such dicts: a list of tensors (e.g. several peers);
     - ``dict(data='gt')``: the batch's labels (``(N,)`` for
       classification, ``(N, H, W)`` maps for segmentation);
@@ -228,11 +229,14 @@ class OnlineDistiller(BaseModule):
                 cache['gt'] = stack_labels(data_samples)
             return cache['gt']
         peer = source['peer']
-        key = (peer, source['recorder'], source.get('record_idx', 0),
-               source.get('data_idx'), source.get('connector'))
+        key = (peer, source['recorder'], source.get('record_idx',
+                                                    0), source.get('data_idx'),
+               source.get('connector'), bool(source.get('detach', False)))
         if key not in cache:
             recorder = self.recorders[peer].get_recorder(source['recorder'])
             data = recorder.get_record_data(key[2], key[3])
+            if key[5]:
+                data = data.detach()
             if key[4] is not None:
                 data = self.connectors[peer][key[4]](data)
             cache[key] = data

@@ -182,10 +182,10 @@ def dense_cross_entropy(logits: Tensor,
         target = F.interpolate(
             target[:, None].float(), size=logits.shape[2:],
             mode='nearest')[:, 0].long()
-    valid = target != ignore_index
-    if not valid.any():
-        return logits.sum() * 0
-    return F.cross_entropy(logits, target, ignore_index=ignore_index)
+    # A sum over the labelled entries divided on the device: no host sync.
+    total = F.cross_entropy(
+        logits, target, ignore_index=ignore_index, reduction='sum')
+    return total / (target != ignore_index).sum().clamp(min=1)
 
 
 def adm_consensus_loss(feat_s: Tensor,
@@ -325,9 +325,17 @@ def switokd_statistics(logits_s: Tensor,
     return torch.stack(dist + [valid.sum().double()])
 
 
+def _switokd_means(stats: Tensor) -> Tuple[float, float, float]:
+    """``(s, t, G)``: the batch means behind :func:`switokd_statistics`."""
+    count = float(stats[3].clamp(min=1))
+    s, t, gap = (float(v) / count for v in stats[:3])
+    return s, t, gap
+
+
 def switokd_decision(
         stats: Tensor,
-        require_teacher_better: bool = True) -> Tuple[bool, float, float]:
+        require_teacher_better: bool = True,
+        epsilon_stats: Optional[Tensor] = None) -> Tuple[bool, float, float]:
     """SwitOKD's switching rule on (all-reduced) statistics.
 
     ``s, t, G`` are the batch means of the three L1 distances,
@@ -339,13 +347,18 @@ def switokd_decision(
         stats (Tensor): Output of :func:`switokd_statistics`, summed over
             ranks.
         require_teacher_better (bool): Also require ``t < s``.
+        epsilon_stats (Tensor, optional): Statistics of the pair whose
+            ``s, t`` give ``epsilon``; the authors' three-network code
+            reuses the first pair's for the second. Defaults to ``stats``.
 
     Returns:
         tuple: ``(expert, delta, G)``.
     """
-    count = float(stats[3].clamp(min=1))
-    s, t, gap = (float(v) / count for v in stats[:3])
-    epsilon = math.exp(-t / (s + t)) if s + t > 0 else 1.0
+    s, t, gap = _switokd_means(stats)
+    s_eps, t_eps, _ = _switokd_means(stats if epsilon_stats is
+                                     None else epsilon_stats)
+    epsilon = math.exp(-t_eps / (s_eps + t_eps)) if s_eps + t_eps > 0 \
+        else 1.0
     delta = s - epsilon * t
     expert = gap > delta and (t < s or not require_teacher_better)
     return expert, delta, gap

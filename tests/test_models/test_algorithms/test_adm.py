@@ -122,3 +122,21 @@ def test_two_teachers_one_student_gets_adm_per_pair():
     assert set(adapters) == {'adm_adapter_teacher', 'adm_adapter_teacher2'}
     assert adapters['adm_adapter_teacher2'].conv_module.conv.weight.shape \
         == (32, 64, 1, 1)
+
+
+PROBE = dict(ADM, alpha=1.0, beta=0.0, gamma=0.0, adapter_probe_weight=1.0)
+
+
+def test_gamma_zero_with_differing_channels_needs_the_probe():
+    with pytest.raises(ValueError, match='adapter_probe_weight'):
+        build(dict(PROBE, adapter_probe_weight=0.0))
+
+
+@pytest.mark.parametrize('term, expected', [
+    ('loss_adm_probe', (False, False, True)),
+    ('loss_adm_consensus', (True, False, False)),
+])
+def test_adapter_probe_trains_only_the_adapter(term, expected):
+    model = build(PROBE)
+    assert 'loss_adm_feat' not in model.distiller.losses['student']
+    assert grads_after(model, 'student', term) == expected
