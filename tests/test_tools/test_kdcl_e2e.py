@@ -2,17 +2,16 @@
 2-process segmentation and classification (one view per network, General
 weights all-reduced), and resume."""
 import json
-import os
 import os.path as osp
 
 import pytest
 import torch
 
-from mmokd.utils import load_checkpoint_safely
-from tests.conftest import REPO, python, run_tool
+from tests.conftest import REPO, run_tool
 from tests.test_tools.test_train_e2e import (CLS_TINY_BODY, assert_ranks_agree,
-                                             dist_env,
+                                             assert_same_weights, dist_env,
                                              shrink_cityscapes_options,
+                                             train_interrupted_and_resumed,
                                              write_config)
 
 KDCL_SEG = osp.join(REPO, 'configs/kdcl/deeplabv3_r101_r18_cityscapes.py')
@@ -103,31 +102,8 @@ def test_kdcl_general_multi_view_classification_two_processes(
 
 def test_kdcl_resume_keeps_general_weights_and_reaches_the_same_weights(
         tmp_path, tiny_cifar100):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
-    full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
     cfg = general_config(tmp_path, tiny_cifar100, epochs=2, fixed_views=True)
-    proc = run_tool([python(), 'tools/train.py', cfg, '--work-dir', full_dir],
-                    env=env)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    proc = run_tool([
-        python(), 'tools/train.py', cfg, '--work-dir', part_dir,
-        '--cfg-options', 'train_cfg.max_epochs=1'
-    ],
-                    env=env)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    first = load_checkpoint_safely(osp.join(part_dir, 'epoch_1.pth'))
+    full, part, first = train_interrupted_and_resumed(tmp_path, cfg)
     estimated = first['state_dict']['general_weights']
     assert not torch.allclose(estimated, torch.full((2, ), 0.5))
-    proc = run_tool([
-        python(), 'tools/train.py', cfg, '--work-dir', part_dir, '--resume',
-        osp.join(part_dir, 'epoch_1.pth')
-    ],
-                    env=env)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    assert 'resumed' in (proc.stdout + proc.stderr).lower()
-    full = load_checkpoint_safely(osp.join(full_dir, 'epoch_2.pth'))
-    part = load_checkpoint_safely(osp.join(part_dir, 'epoch_2.pth'))
-    assert full['state_dict'].keys() == part['state_dict'].keys()
-    for key, value in full['state_dict'].items():
-        assert torch.allclose(
-            value.double(), part['state_dict'][key].double(), atol=1e-6), key
+    assert_same_weights(full, part)

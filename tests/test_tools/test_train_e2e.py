@@ -264,39 +264,53 @@ def assert_student_evaluates_with_mmpretrain(tmp_path, data_root, ckpt):
     assert 'accuracy/top1' in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize('method', ['dml', 'switokd'])
-def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100,
-                                                  method):
+def train_interrupted_and_resumed(tmp_path, cfg, epochs=2):
+    """Trains ``cfg`` for ``epochs`` in one run, and in a second run for
+    ``epochs - 1`` epochs then resumed from that checkpoint; returns both
+    final checkpoints and the checkpoint the second run resumed from."""
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
     full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
-    cfg2 = cls_config(
-        tmp_path, tiny_cifar100, epochs=2, deterministic_pipeline=True)
-    if method == 'switokd':
-        with open(cfg2, 'a') as f:
-            f.write("model = dict(type='SwitOKD', "
-                    "require_teacher_better=False)\n")
-    proc = run_tool([python(), 'tools/train.py', cfg2, '--work-dir', full_dir],
-                    env=env)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    proc = run_tool([
-        python(), 'tools/train.py', cfg2, '--work-dir', part_dir,
-        '--cfg-options', 'train_cfg.max_epochs=1'
-    ],
-                    env=env)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    proc = run_tool([
-        python(), 'tools/train.py', cfg2, '--work-dir', part_dir, '--resume',
-        osp.join(part_dir, 'epoch_1.pth')
-    ],
-                    env=env)
-    assert proc.returncode == 0, proc.stderr[-5000:]
+    commands = [
+        [cfg, '--work-dir', full_dir],
+        [
+            cfg, '--work-dir', part_dir, '--cfg-options',
+            f'train_cfg.max_epochs={epochs - 1}'
+        ],
+        [
+            cfg, '--work-dir', part_dir, '--resume',
+            osp.join(part_dir, f'epoch_{epochs - 1}.pth')
+        ],
+    ]
+    for args in commands:
+        proc = run_tool([python(), 'tools/train.py'] + args, env=env)
+        assert proc.returncode == 0, proc.stderr[-5000:]
     assert 'resumed' in (proc.stdout + proc.stderr).lower()
-    full = load_checkpoint_safely(osp.join(full_dir, 'epoch_2.pth'))
-    part = load_checkpoint_safely(osp.join(part_dir, 'epoch_2.pth'))
+    return [
+        load_checkpoint_safely(osp.join(d, f'epoch_{e}.pth'))
+        for d, e in ((full_dir, epochs), (part_dir, epochs), (part_dir,
+                                                              epochs - 1))
+    ]
+
+
+def assert_same_weights(full, part):
+    """The two checkpoints hold the same weights, within 1e-6."""
     assert full['state_dict'].keys() == part['state_dict'].keys()
     for key, value in full['state_dict'].items():
         assert torch.allclose(
             value.double(), part['state_dict'][key].double(), atol=1e-6), key
+
+
+@pytest.mark.parametrize('method', ['dml', 'switokd'])
+def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100,
+                                                  method):
+    cfg = cls_config(
+        tmp_path, tiny_cifar100, epochs=2, deterministic_pipeline=True)
+    if method == 'switokd':
+        with open(cfg, 'a') as f:
+            f.write("model = dict(type='SwitOKD', "
+                    "require_teacher_better=False)\n")
+    full, part, _ = train_interrupted_and_resumed(tmp_path, cfg)
+    assert_same_weights(full, part)
     for peer in ('student', 'teacher'):
         assert full['optimizer'][peer]['state'].keys() == \
             part['optimizer'][peer]['state'].keys()

@@ -43,19 +43,47 @@ def split_views(inputs: Inputs, num_views: int) -> Optional[List[Inputs]]:
     return views
 
 
-def _refuse_batch_augments(preprocessor) -> None:
-    """Batch augments (Mixup, CutMix) would mix labels differently in each
-    view, while all views share one label."""
-    if preprocessor.batch_augments is not None:
-        raise ValueError(
-            'model.data_preprocessor.batch_augments: Mixup / CutMix mix '
-            'each view with other samples and labels, but the views of a '
-            'multi-view batch share one label. Remove batch_augments (or '
-            'use a single-view preprocessor).')
+class _PerViewPreprocessing:
+    """Runs the single-view preprocessor next in the MRO on every view.
+
+    Batch augments (Mixup, CutMix) are refused: they would mix labels
+    differently in each view, while all views share one label.
+    """
+
+    def __init__(self, num_views: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if self.batch_augments is not None:
+            raise ValueError(
+                'model.data_preprocessor.batch_augments: Mixup / CutMix mix '
+                'each view with other samples and labels, but the views of '
+                'a multi-view batch share one label. Remove batch_augments '
+                '(or use a single-view preprocessor).')
+        self.num_views = num_views
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        """Preprocesses every view like a single-view batch.
+
+        Args:
+            data (dict): A dataloader batch.
+            training (bool): Training mode.
+
+        Returns:
+            dict: ``inputs`` (a tensor, or a list of one tensor per view)
+            and ``data_samples``.
+        """
+        views = split_views(data['inputs'], self.num_views)
+        if views is None:
+            return super().forward(data, training)
+        outputs = []
+        for view in views:
+            outputs.append(super().forward(dict(data, inputs=view), training))
+        return dict(
+            inputs=[out['inputs'] for out in outputs],
+            data_samples=outputs[0]['data_samples'])
 
 
 @MODELS.register_module()
-class MultiViewClsDataPreprocessor(ClsDataPreprocessor):
+class MultiViewClsDataPreprocessor(_PerViewPreprocessing, ClsDataPreprocessor):
     """mmpretrain's ``ClsDataPreprocessor`` applied to each view.
 
     With ``mmpretrain.MultiView(num_views=M)`` in the training pipeline,
@@ -76,44 +104,17 @@ class MultiViewClsDataPreprocessor(ClsDataPreprocessor):
             is refused.
     """
 
-    def __init__(self, num_views: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        _refuse_batch_augments(self)
-        self.num_views = num_views
-
-    def forward(self, data: dict, training: bool = False) -> dict:
-        """Preprocesses every view like a single-view batch.
-
-        Args:
-            data (dict): A dataloader batch.
-            training (bool): Training mode.
-
-        Returns:
-            dict: ``inputs`` (a tensor, or a list of one tensor per view)
-            and ``data_samples``.
-        """
-        views = split_views(data['inputs'], self.num_views)
-        if views is None:
-            return super().forward(data, training)
-        outputs = [
-            super(MultiViewClsDataPreprocessor,
-                  self).forward(dict(data, inputs=view), training)
-            for view in views
-        ]
-        return dict(
-            inputs=[out['inputs'] for out in outputs],
-            data_samples=outputs[0]['data_samples'])
-
 
 @MODELS.register_module()
-class MultiViewSegDataPreProcessor(SegDataPreProcessor):
+class MultiViewSegDataPreProcessor(_PerViewPreprocessing, SegDataPreProcessor):
     """mmseg's ``SegDataPreProcessor`` applied to each view.
 
     For pipelines ending with ``mmokd.MultiViewPhotoMetricDistortion`` and
     ``mmokd.PackMultiViewSegInputs``: ``inputs`` becomes a list of one
     ``(N, 3, H, W)`` batch per view, all padded alike, with one shared set
     of label maps (the views differ only photometrically, so pixels stay
-    aligned). Single-view batches are processed as by the parent.
+    aligned; padding the shared label maps again is a no-op). Single-view
+    batches are processed as by the parent.
 
     Config example::
 
@@ -127,33 +128,3 @@ class MultiViewSegDataPreProcessor(SegDataPreProcessor):
         **kwargs: Arguments of ``SegDataPreProcessor``; ``batch_augments``
             is refused.
     """
-
-    def __init__(self, num_views: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        _refuse_batch_augments(self)
-        self.num_views = num_views
-
-    def forward(self, data: dict, training: bool = False) -> dict:
-        """Preprocesses every view like a single-view batch.
-
-        Args:
-            data (dict): A dataloader batch.
-            training (bool): Training mode.
-
-        Returns:
-            dict: ``inputs`` (a tensor, or a list of one tensor per view)
-            and ``data_samples``.
-        """
-        views = split_views(data['inputs'], self.num_views)
-        if views is None:
-            return super().forward(data, training)
-        # Padding the shared label maps again is a no-op, so every view
-        # may go through the parent with the same data samples.
-        outputs = [
-            super(MultiViewSegDataPreProcessor,
-                  self).forward(dict(data, inputs=view), training)
-            for view in views
-        ]
-        return dict(
-            inputs=[out['inputs'] for out in outputs],
-            data_samples=outputs[0]['data_samples'])
