@@ -104,7 +104,10 @@ class _Expansion:
     def replacement(self, name: str, module: nn.Module,
                     layouts: list) -> Optional[nn.Module]:
         """The GPD op replacing ``module`` (``None`` keeps it)."""
-        if len({repr(layout) for layout in layouts}) > 1:
+        kinds = {_kind(layout) for layout in layouts}
+        if isinstance(module, _WEIGHTED_TYPES + _BN_TYPES):
+            kinds = {repr(layout) for layout in layouts}
+        if len(kinds) > 1:
             raise ValueError(f'{name} is called on tensors of different '
                              f'channel layouts {layouts}; a module reused '
                              f'like this cannot be widened. Move it out of '
@@ -182,6 +185,13 @@ class _Expansion:
         if isinstance(module, nn.Conv2d):
             return GPDConv2d(module, self.ratio, layout, out_expanded)
         return GPDLinear(module, self.ratio, layout, out_expanded)
+
+
+def _kind(layout) -> str:
+    """Coarse class of a layout: plain, widened, concatenation or broken."""
+    if layout is None or isinstance(layout, str):
+        return repr(layout)
+    return 'widened' if is_prefix(layout) else 'concatenation'
 
 
 def expand_to_dynamic_teacher(
