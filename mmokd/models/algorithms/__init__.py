@@ -1,6 +1,7 @@
 """Online distillation algorithms."""
 from .dml import DML
+from .gpd import GPD
 from .online_distill import OnlineDistill
 from .switokd import SwitOKD
 
-__all__ = ['DML', 'OnlineDistill', 'SwitOKD']
+__all__ = ['DML', 'GPD', 'OnlineDistill', 'SwitOKD']
