@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from mmokd.models.builders.external_model import ExternalModel
+from mmokd.models.gpd import expand_to_dynamic_teacher
 
 R18_CFG = 'mmpretrain::resnet/resnet18_8xb32_in1k.py'
 MODELS = {
@@ -69,19 +70,22 @@ def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
-@functools.lru_cache(maxsize=None)
-def _plain(name: str, norm_type: str) -> nn.Module:
+def build_new(name: str, **overrides) -> nn.Module:
+    """Builds model ``name`` (ExternalModel kwargs ``overrides``) with the
+    same random initialisation as :func:`build`."""
     torch.manual_seed(0)
-    kwargs = dict(MODELS[name])
-    if norm_type:
-        kwargs['norm_type'] = norm_type
-    model = ExternalModel(**kwargs)
+    model = ExternalModel(**dict(MODELS[name], **overrides))
     return randomize_bn(model).eval()
 
 
-def build(name: str, norm_type: str = '') -> nn.Module:
+@functools.lru_cache(maxsize=None)
+def _plain(name: str) -> nn.Module:
+    return build_new(name)
+
+
+def build(name: str) -> nn.Module:
     """A fresh copy of the plain model ``name`` in eval mode."""
-    return copy.deepcopy(_plain(name, norm_type))
+    return copy.deepcopy(_plain(name))
 
 
 def images(n: int = 2, size: int = 32, seed: int = 1) -> torch.Tensor:
@@ -98,7 +102,6 @@ def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=3)
 def _expanded(name: str, ratio: int, noise_std: float) -> tuple:
-    from mmokd.models.gpd import expand_to_dynamic_teacher
     torch.manual_seed(0)
     model = expand_to_dynamic_teacher(
         build(name),
@@ -106,7 +109,7 @@ def _expanded(name: str, ratio: int, noise_std: float) -> tuple:
         noise_std=noise_std,
         example_input=images(),
         **GPD_ARGS[name])
-    return _plain(name, ''), model
+    return _plain(name), model
 
 
 def expanded(name: str,
