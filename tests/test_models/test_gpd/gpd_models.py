@@ -44,15 +44,22 @@ MODELS = {
 }
 #: GPD arguments of each model (the configs' ``model.gpd`` fields).
 GPD_ARGS = {
-    'resnet18': dict(output_boundary=('head.fc', )),
-    'resnet34': dict(output_boundary=('head.fc', )),
-    'resnet50': dict(output_boundary=('head.fc', )),
-    'mobilenet_v1': dict(
+    'resnet18':
+    dict(output_boundary=('head.fc', )),
+    'resnet34':
+    dict(output_boundary=('head.fc', )),
+    'resnet50':
+    dict(output_boundary=('head.fc', )),
+    'mobilenet_v1':
+    dict(
         input_boundary=('backbone.layers.0.0', ),
         output_boundary=('head.fc', )),
-    'mobilenet_v2': dict(output_boundary=('head.fc', )),
-    'deeplabv3_r18': dict(scope='backbone'),
-    'pspnet_r18': dict(scope='backbone'),
+    'mobilenet_v2':
+    dict(output_boundary=('head.fc', )),
+    'deeplabv3_r18':
+    dict(scope='backbone'),
+    'pspnet_r18':
+    dict(scope='backbone'),
 }
 
 

@@ -50,8 +50,8 @@ def test_cumulative_momentum():
     op = GPDBatchNorm2d(bn, 2, expanded=True).train()
     bn.train()
     for seed in range(3):
-        x = torch.randn(4, 4, 2, 2, generator=torch.Generator().manual_seed(
-            seed))
+        x = torch.randn(
+            4, 4, 2, 2, generator=torch.Generator().manual_seed(seed))
         bn(x)
         op(x)
     torch.testing.assert_close(op.student_running_var, bn.running_var)
@@ -126,8 +126,8 @@ def test_syncbn_two_processes():
         (y * weight[mode]).sum().backward()
         stats = ('student_' if mode == 'student' else '') + 'running_'
         expected[mode] = (y.detach(), xs.grad, op.weight.grad,
-                          getattr(op, stats + 'mean'),
-                          getattr(op, stats + 'var'))
+                          getattr(op,
+                                  stats + 'mean'), getattr(op, stats + 'var'))
     port = _free_port()
     ctx = multiprocessing.get_context('fork')
     procs = [

@@ -162,8 +162,10 @@ def test_separate_bn_statistics():
     model.train()
     with torch.no_grad():
         model(images(4), mode='tensor')
-    changed = {k for k, v in bn.state_dict().items() if not torch.equal(
-        v, state[k])}
+    changed = {
+        k
+        for k, v in bn.state_dict().items() if not torch.equal(v, state[k])
+    }
     assert changed == {
         'student_running_mean', 'student_running_var',
         'student_num_batches_tracked'
@@ -171,8 +173,10 @@ def test_separate_bn_statistics():
     state = {k: v.clone() for k, v in bn.state_dict().items()}
     with torch.no_grad(), gpd_mode(model, 'dynamic_teacher'):
         model(images(4), mode='tensor')
-    changed = {k for k, v in bn.state_dict().items() if not torch.equal(
-        v, state[k])}
+    changed = {
+        k
+        for k, v in bn.state_dict().items() if not torch.equal(v, state[k])
+    }
     assert changed == {'running_mean', 'running_var', 'num_batches_tracked'}
 
 
@@ -196,8 +200,8 @@ def test_segmentation_heads():
     bottleneck = head.bottleneck.conv
     assert bottleneck.in_layout == ((512, True), ) + ((128, False), ) * 4
     assert bottleneck.weight.shape == (128, 1024 + 512, 3, 3)
-    assert bottleneck.student_index.tolist() == (list(range(512)) +
-                                                 list(range(1024, 1536)))
+    assert bottleneck.student_index.tolist() == (
+        list(range(512)) + list(range(1024, 1536)))
     ppm_conv = head.psp_modules[0][1].conv
     assert ppm_conv.weight.shape == (128, 1024, 1, 1)
     assert not ppm_conv.out_expanded
@@ -219,8 +223,9 @@ def test_relu6_wrapper_is_needed_for_exact_ir():
     x = images()
     student, teacher = both_modes(model, x)
     wrapped = max_diff(student, teacher)
-    names = [n for n, m in model.named_modules()
-             if isinstance(m, GPDActivation)]
+    names = [
+        n for n, m in model.named_modules() if isinstance(m, GPDActivation)
+    ]
     assert len(names) == 35
     for name in names:
         replace_module(model, name, model.get_submodule(name).act)

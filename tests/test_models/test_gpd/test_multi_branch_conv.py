@@ -21,8 +21,7 @@ def _branch_by_branch(block, x):
     """Sum of the three scaled branch outputs, each run separately."""
     groups, scale = block.groups, block.branch_scale.view(3, 1, -1, 1, 1)
     out = scale[0] * F.conv2d(x, block.weight, None, 1, 1, 1, groups)
-    out = out + scale[1] * F.conv2d(x, block.weight_1x1, None, 1, 0, 1,
-                                    groups)
+    out = out + scale[1] * F.conv2d(x, block.weight_1x1, None, 1, 0, 1, groups)
     avg = F.avg_pool2d(
         F.conv2d(x, block.weight_avg, None, 1, 0, 1, groups),
         3,
@@ -38,8 +37,8 @@ def _branch_by_branch(block, x):
 @pytest.mark.parametrize('groups,bias', [(1, False), (8, True), (2, False)])
 def test_merge_is_exact(groups, bias):
     torch.manual_seed(0)
-    conv = nn.Conv2d(8, 8 if groups == 8 else 6, 3, 1, 1, groups=groups,
-                     bias=bias)
+    conv = nn.Conv2d(
+        8, 8 if groups == 8 else 6, 3, 1, 1, groups=groups, bias=bias)
     block = MultiBranchConv2d(conv, 'scratch')
     with torch.no_grad():
         block.branch_scale.uniform_(-1, 1)
@@ -91,8 +90,9 @@ def test_expanded_branches_merge_at_export(name, branches, converted):
         branches=branches,
         example_input=images(),
         **GPD_ARGS[name])
-    blocks = [m for m in model.modules()
-              if isinstance(m, GPDMultiBranchConv2d)]
+    blocks = [
+        m for m in model.modules() if isinstance(m, GPDMultiBranchConv2d)
+    ]
     assert len(blocks) == converted
     block = blocks[-1]
     assert block.branch_scale.shape == (3, 2 * block.out_channels)
@@ -111,5 +111,5 @@ def test_expanded_branches_merge_at_export(name, branches, converted):
             3 * m.out_channels for m in blocks)
     assert n_training == extra
     plain.load_state_dict(export_student(model), strict=True)
-    torch.testing.assert_close(logits(plain, x), student, rtol=1e-5,
-                               atol=1e-5 * scale)
+    torch.testing.assert_close(
+        logits(plain, x), student, rtol=1e-5, atol=1e-5 * scale)
