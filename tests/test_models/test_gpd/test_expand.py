@@ -7,8 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmokd.models.gpd import (GPDActivation, GPDBatchNorm2d, GPDConv2d,
-                              expand_to_dynamic_teacher, gpd_mode)
+from mmokd.models.gpd import GPDActivation, GPDBatchNorm2d, GPDConv2d, gpd_mode
 from mmokd.models.gpd.multi_branch_conv import replace_module
 from mmokd.models.gpd.trace import forward_all
 from tests.test_models.test_gpd.gpd_models import (build, expanded, images,
