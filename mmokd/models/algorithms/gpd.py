@@ -7,6 +7,7 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 import torch
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
+from mmengine.registry import DefaultScope
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
@@ -145,7 +146,11 @@ class GPD(BaseModel):
                              'is not; give the teacher network config.')
         architecture_cfg = None
         if not isinstance(architecture, nn.Module):
+            # Rebuilt by init_weights, possibly under another default scope.
             architecture_cfg = copy.deepcopy(architecture)
+            scope = DefaultScope.get_current_instance()
+            if scope is not None:
+                architecture_cfg.setdefault('_scope_', scope.scope_name)
             architecture = MODELS.build(architecture)
         self._check_module(architecture, logits, 'model.logits')
         super().__init__(
@@ -182,6 +187,8 @@ class GPD(BaseModel):
             ['teacher'] if teacher is not None else [])
         self.student_name = 'student'
         self.eval_peer = 'student'
+        # Checkpoint keys without DDP's '.module.' (see OnlineDistill).
+        self._register_state_dict_hook(OnlineDistill._strip_wrapper_keys)
 
     @staticmethod
     def _check_module(network: nn.Module, name: str, field: str) -> None:
