@@ -20,7 +20,8 @@ slice. Everything else outside ``scope`` is shared in full by student and
 DT, with separate BN running statistics per mode: this (GPD for
 segmentation) goes beyond the paper, which only covers classification.
 """
-from typing import Optional, Sequence, Union
+from functools import partial
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
@@ -56,10 +57,9 @@ class _Expansion:
                              f'got {ratio!r}.')
         self.ratio = ratio
         self.modules = dict(model.named_modules())
-        scopes = (scope, ) if isinstance(scope, str) else scope
-        if scopes is not None:
-            self._check_names(scopes, 'scope', nn.Module)
-        self.scopes = None if scopes is None else tuple(scopes)
+        self.scopes = (scope, ) if isinstance(scope, str) else scope
+        if self.scopes is not None:
+            self.scopes = self._check_names(self.scopes, 'scope', nn.Module)
         self.input_boundary = self._check_names(input_boundary,
                                                 'input_boundary')
         self.output_boundary = self._check_names(output_boundary,
@@ -89,8 +89,8 @@ class _Expansion:
 
     def in_scope(self, name: str) -> bool:
         """Whether module ``name`` is widened."""
-        return getattr(self, 'scopes', None) is None or any(
-            name == s or name.startswith(s + '.') for s in self.scopes)
+        return self.scopes is None or any(name == s or name.startswith(s + '.')
+                                          for s in self.scopes)
 
     def output_layout(self, name: str, module: nn.Module, in_layout):
         """Layout of a parametric module's output (trace rule)."""
@@ -102,8 +102,17 @@ class _Expansion:
         return None
 
     def replacement(self, name: str, module: nn.Module,
-                    layouts: list) -> Optional[nn.Module]:
-        """The GPD op replacing ``module`` (``None`` keeps it)."""
+                    layouts: list) -> Optional[Callable]:
+        """Validates ``module``; returns the builder of its GPD op.
+
+        Args:
+            name (str): Module name.
+            module (nn.Module): The student's module.
+            layouts (list): Layouts of its inputs in the trace.
+
+        Returns:
+            callable | None: ``module -> GPD op``, ``None`` keeps it.
+        """
         kinds = {_kind(layout) for layout in layouts}
         if isinstance(module, _WEIGHTED_TYPES + _BN_TYPES):
             kinds = {repr(layout) for layout in layouts}
@@ -131,14 +140,14 @@ class _Expansion:
                     f'{layout}); adjust {CFG}.scope / '
                     f'{CFG}.output_boundary so that every BN inside the '
                     'scope follows a widened layer.')
-            return GPDBatchNorm2d(module, self.ratio, scoped)
+            return partial(GPDBatchNorm2d, ratio=self.ratio, expanded=scoped)
         widened_input = is_widened(layout)
         if type(module).__name__ in NON_HOMOGENEOUS_ACTIVATIONS \
                 and widened_input:
             if not is_prefix(layout):
                 raise ValueError(f'{name} applies a non-homogeneous '
                                  f'activation to a concatenation {layout}')
-            return GPDActivation(module, self.ratio)
+            return partial(GPDActivation, ratio=self.ratio)
         if any(True for _ in module.parameters(
                 recurse=False)) and (scoped or widened_input):
             raise ValueError(
@@ -149,7 +158,7 @@ class _Expansion:
         return None
 
     def _weighted(self, name: str, module: nn.Module, layout,
-                  scoped: bool) -> Optional[nn.Module]:
+                  scoped: bool) -> Optional[Callable]:
         out_expanded = scoped and name not in self.output_boundary
         if scoped:
             if layout is None and self.input_boundary and \
@@ -179,12 +188,20 @@ class _Expansion:
                 f'{name} is a grouped conv whose input or output is not '
                 f'widened; grouped convs must be inside {CFG}.scope and not '
                 'at a boundary.')
-        if isinstance(module, MultiBranchConv2d):
-            return GPDMultiBranchConv2d(module, self.ratio, layout,
-                                        out_expanded)
-        if isinstance(module, nn.Conv2d):
-            return GPDConv2d(module, self.ratio, layout, out_expanded)
-        return GPDLinear(module, self.ratio, layout, out_expanded)
+        return partial(
+            _weighted_op,
+            ratio=self.ratio,
+            in_layout=layout,
+            out_expanded=out_expanded)
+
+
+def _weighted_op(module: nn.Module, **kwargs) -> nn.Module:
+    """The GPD op of a conv / multi-branch conv / linear layer."""
+    if isinstance(module, MultiBranchConv2d):
+        return GPDMultiBranchConv2d(module, **kwargs)
+    if isinstance(module, nn.Conv2d):
+        return GPDConv2d(module, **kwargs)
+    return GPDLinear(module, **kwargs)
 
 
 def _kind(layout) -> str:
@@ -242,10 +259,13 @@ def expand_to_dynamic_teacher(
         nn.Module: ``model``, in student mode.
 
     Raises:
-        ValueError: For invalid arguments, unsupported structures inside
+        ValueError: For invalid arguments or unsupported structures inside
             the scope (channel concatenation, split, shuffle, unsupported
-            layers), or when the IR self-check finds that the DT does not
-            compute the student's function.
+            layers), found before ``model`` is modified; or when the IR
+            self-check finds that the DT does not compute the student's
+            function (functional non-homogeneous activations such as
+            ``F.relu6``, sigmoid gates of SE blocks), after the modules
+            were replaced.
     """
     if any(isinstance(m, GPDModeMixin) for m in model.modules()):
         raise ValueError('the model is already expanded to a dynamic '
@@ -255,16 +275,13 @@ def expand_to_dynamic_teacher(
     if not isinstance(noise_std, (int, float)) or noise_std < 0:
         raise ValueError(f'{CFG}.noise_std must be a float >= 0, got '
                          f'{noise_std!r}.')
-    if branches is not None:
-        if branches not in BRANCH_INITS:
-            raise ValueError(f'{CFG}.branches must be None or one of '
-                             f'{sorted(BRANCH_INITS)}, got {branches!r}.')
-        convert_to_multi_branch(model, branches, expansion.in_scope)
+    if branches is not None and branches not in BRANCH_INITS:
+        raise ValueError(f'{CFG}.branches must be None or one of '
+                         f'{sorted(BRANCH_INITS)}, got {branches!r}.')
     if example_input is None:
         param = next(model.parameters())
         example_input = torch.randn(
             2, 3, 64, 64, device=param.device, dtype=param.dtype)
-    reference = _outputs_in_eval(model, example_input)
     in_layouts, out_layouts = trace_layouts(model, example_input,
                                             expansion.output_layout)
     for layout in out_layouts:
@@ -272,21 +289,23 @@ def expand_to_dynamic_teacher(
             raise ValueError('an output of the model is widened (layout '
                              f'{layout}); add the layer producing it (e.g. '
                              f"'head.fc') to {CFG}.output_boundary.")
-    replacements = []
+    builders = []
     for name, module in model.named_modules():
         if name in in_layouts:
-            new = expansion.replacement(name, module, in_layouts[name])
+            builder = expansion.replacement(name, module, in_layouts[name])
+            if builder is not None:
+                builders.append((name, builder))
         elif expansion.in_scope(name) and isinstance(
                 module, _WEIGHTED_TYPES + _BN_TYPES):
             raise ValueError(
                 f'{name} is inside {CFG}.scope but not run by the tracing '
                 'forward; remove unused layers from the scope.')
-        else:
-            new = None
-        if new is not None:
-            replacements.append((name, new))
-    for name, new in replacements:
-        replace_module(model, name, new)
+    # Validation is over: from here on ``model`` is modified.
+    if branches is not None:
+        convert_to_multi_branch(model, branches, expansion.in_scope)
+    reference = _outputs_in_eval(model, example_input)
+    for name, builder in builders:
+        replace_module(model, name, builder(model.get_submodule(name)))
     _self_check(model, example_input, reference)
     if noise_std > 0:
         for module in model.modules():

@@ -118,10 +118,12 @@ class GPDWeightedOp(GPDModeMixin, nn.Module):
 
     @torch.no_grad()
     def add_ir_noise(self, std: float) -> None:
-        """Adds ``N(0, std^2)`` to every stored tensor, like the reference's
-        per-copy noise that breaks the symmetry between the DT copies."""
-        for param in self.parameters(recurse=False):
-            param.add_(torch.randn_like(param), alpha=std)
+        """Adds ``N(0, std^2)`` to every tensor IR tiled (weights; biases and
+        branch scales of widened outputs), like the reference's per-copy
+        noise that breaks the symmetry between the DT copies."""
+        for name, param in self.named_parameters(recurse=False):
+            if name.startswith('weight') or self.out_expanded:
+                param.add_(torch.randn_like(param), alpha=std)
 
     def student_tensors(self) -> Dict[str, Tensor]:
         """The student's weight (and bias) under their original names."""

@@ -132,3 +132,12 @@ def test_other_bad_arguments():
         set_gpd_mode(model, 'teacher')
     with pytest.raises(ValueError, match='not expanded'):
         export_student(ToyNet())
+
+
+def test_structure_errors_leave_the_model_unchanged():
+    model = ToyNet('cat')
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match='concatenation'):
+        expand(model, branches='pretrained')
+    assert type(model.body) is nn.Conv2d and type(model.stem) is nn.Conv2d
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
