@@ -4,10 +4,11 @@
 # 0.01 momentum 0.9 wd 5e-4, PolyLR, gradient-norm clipping 5. The backbone
 # is ImageNet-initialised (mmseg's open-mmlab://resnet18_v1c, loaded before
 # the expansion), the heads start from scratch. The dynamic teacher widens
-# the backbone x2 (scope 'backbone'; no multi-branch convs, dilated convs
-# are not re-parameterisable); the decode and auxiliary heads are shared in
-# full by both modes (their first layers read the widened features through
-# tiled weight columns, with separate BatchNorm statistics per mode).
+# the backbone x2 (scope 'backbone'; no multi-branch convs, which would
+# only apply to the undilated 3x3 stride-1 convs); the decode and auxiliary
+# heads are shared in full by both modes (their first layers read the
+# widened features through tiled weight columns, with separate BatchNorm
+# statistics per mode).
 # Losses: the network's own (decode CE + 0.4 auxiliary CE) for the DT and
 # the student, 3.0 x label-smoothed (0.1) soft CE per pixel from the
 # detached DT to the student (label 255 ignored).

@@ -144,6 +144,13 @@ class GPD(BaseModel):
         if teacher_ckpt is not None and teacher is None:
             raise ValueError('model.teacher_ckpt is set but model.teacher '
                              'is not; give the teacher network config.')
+        for field, path in (('student_ckpt', student_ckpt), ('teacher_ckpt',
+                                                             teacher_ckpt)):
+            if path is not None and '://' in path:
+                raise ValueError(
+                    f'model.{field}: "{path}" is a URL; give a local file, '
+                    "or load it through the network's init_cfg=dict("
+                    "type='Pretrained', checkpoint=...).")
         architecture_cfg = None
         if not isinstance(architecture, nn.Module):
             # Rebuilt by init_weights, possibly under another default scope.
@@ -205,9 +212,6 @@ class GPD(BaseModel):
         """The expanded network holding the shared parameters."""
         return unwrap(self.architecture)
 
-    # ------------------------------------------------------------------
-    # Initialisation
-    # ------------------------------------------------------------------
     def init_weights(self) -> None:
         """Initialises the static teacher and the store.
 
@@ -249,9 +253,6 @@ class GPD(BaseModel):
             self.teacher.eval()
         return self
 
-    # ------------------------------------------------------------------
-    # Peers (evaluation and export)
-    # ------------------------------------------------------------------
     def peer(self, name: str) -> nn.Module:
         """The network computing peer ``name``: the store (possibly
         DDP-wrapped) for the student and the DT, or the static teacher."""
@@ -294,9 +295,6 @@ class GPD(BaseModel):
             return unwrap(self.teacher).state_dict()
         return export_student(self.store)
 
-    # ------------------------------------------------------------------
-    # Forward and losses
-    # ------------------------------------------------------------------
     def forward(self,
                 inputs: Tensor,
                 data_samples: Optional[list] = None,

@@ -248,6 +248,8 @@ def test_bad_configs_are_named_before_training():
         build(teacher=tiny_classifier())
     with pytest.raises(ValueError, match='model.logits'):
         build(logits='head.linear')
+    with pytest.raises(ValueError, match='student_ckpt.*init_cfg'):
+        build(student_ckpt='https://example.org/r18.pth')
     with pytest.raises(ValueError, match='num_classes'):
         build(**teacher_kwargs(teacher=tiny_classifier(num_classes=5)))
     model = build()
