@@ -48,17 +48,28 @@ def test_ir_exact_in_eval(name):
     assert max_diff(teacher, reference) < 1e-5 * scale
 
 
-def test_ir_exact_in_train_mode():
-    """Invariant 1 with BN batch statistics (reference 4.0e-6)."""
-    _, model = expanded('resnet18', copy_model=True)
-    plain = build('resnet18')
-    x = images(4, size=64, seed=4)  # batch statistics of >= 4 values
-    plain.train()
+@pytest.mark.parametrize('name', ['resnet18', 'pspnet_r18'])
+def test_ir_exact_in_train_mode(name):
+    """Invariant 1 with BN batch statistics (reference 4.0e-6 on R18); the
+    seed is reset before each forward for the heads' dropout."""
+    _, model = expanded(name, copy_model=True)
+    plain = build(name).train()
     model.train()
-    reference = forward_all(plain, x)[0]
-    student, teacher = both_modes(model, x)
-    assert (student[0] - reference).abs().max() < 1e-5
-    assert (teacher[0] - reference).abs().max() < 1e-5 * reference.abs().max()
+    x = images(4, size=64, seed=4)  # batch statistics of >= 4 values
+    outputs = []
+    for net, mode in ((plain, 'student'), (model, 'student'),
+                      (model, 'dynamic_teacher')):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            if net is plain:
+                outputs.append(forward_all(net, x))
+            else:
+                with gpd_mode(net, mode):
+                    outputs.append(forward_all(net, x))
+    reference, student, teacher = outputs
+    scale = max(r.abs().max().item() for r in reference)
+    assert max_diff(student, reference) < 1e-5 * scale
+    assert max_diff(teacher, reference) < 1e-4 * scale
 
 
 def test_ir_exact_for_ratio_3():
