@@ -13,6 +13,7 @@ from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmokd.models.distillers import stack_labels
 from mmokd.models.gpd import gpd_mode
 from mmokd.registry import MODELS
+from mmokd.utils import export_peer, load_checkpoint_safely
 from tests.toy_models import batch, tiny_classifier
 
 GPD_EXPAND = dict(
@@ -257,3 +258,21 @@ def test_bad_configs_are_named_before_training():
         model.train_step(batch(), OptimWrapperDict(student=sgd(model)))
     with pytest.raises(ValueError, match='accumulative_counts'):
         model.train_step(batch(), sgd(model, accumulative_counts=2))
+
+
+def test_export_peer_rebuilds_gpd_from_its_config(tmp_path):
+    model = build()
+    model.train_step(batch(), sgd(model))
+    ckpt = str(tmp_path / 'gpd.pth')
+    torch.save({'meta': {}, 'state_dict': model.state_dict()}, ckpt)
+    # The store is not under 'student.': GPD has to compute the student.
+    with pytest.raises(KeyError, match='--config'):
+        export_peer(ckpt, str(tmp_path / 'no_config.pth'))
+    cfg = tmp_path / 'gpd_config.py'
+    cfg.write_text(f'model = {gpd_config()!r}\n')
+    out = export_peer(ckpt, str(tmp_path / 'student.pth'), config=str(cfg))
+    exported = load_checkpoint_safely(out)['state_dict']
+    expected = model.deployable_state_dict('student')
+    assert exported.keys() == expected.keys()
+    for key, value in expected.items():
+        assert torch.equal(exported[key], value), key
