@@ -19,6 +19,11 @@ reads ``cat([x, ppm(x)])``) the conv gets a column map instead of a prefix
 slice. Everything else outside ``scope`` is shared in full by student and
 DT, with separate BN running statistics per mode: this (GPD for
 segmentation) goes beyond the paper, which only covers classification.
+
+Activation modules that are not positively homogeneous (ReLU6, HSwish, ...)
+and read widened tensors are wrapped by :class:`~.activation.GPDActivation`;
+those whose output multiplies a widened tensor (squeeze-and-excitation
+sigmoids, found by the trace) become gates.
 """
 from functools import partial
 from typing import Callable, Optional, Sequence, Union
@@ -64,6 +69,7 @@ class _Expansion:
                                                 'input_boundary')
         self.output_boundary = self._check_names(output_boundary,
                                                  'output_boundary')
+        self.gates = set()
 
     def _check_names(self,
                      names: Sequence[str],
@@ -147,7 +153,8 @@ class _Expansion:
             if not is_prefix(layout):
                 raise ValueError(f'{name} applies a non-homogeneous '
                                  f'activation to a concatenation {layout}')
-            return partial(GPDActivation, ratio=self.ratio)
+            return partial(
+                GPDActivation, ratio=self.ratio, gate=name in self.gates)
         if any(True for _ in module.parameters(
                 recurse=False)) and (scoped or widened_input):
             raise ValueError(
@@ -264,7 +271,7 @@ def expand_to_dynamic_teacher(
             layers), found before ``model`` is modified; or when the IR
             self-check finds that the DT does not compute the student's
             function (functional non-homogeneous activations such as
-            ``F.relu6``, sigmoid gates of SE blocks), after the modules
+            ``F.relu6``, functional sigmoid gates), after the modules
             were replaced.
     """
     if any(isinstance(m, GPDModeMixin) for m in model.modules()):
@@ -282,17 +289,18 @@ def expand_to_dynamic_teacher(
         param = next(model.parameters())
         example_input = torch.randn(
             2, 3, 64, 64, device=param.device, dtype=param.dtype)
-    in_layouts, out_layouts = trace_layouts(model, example_input,
-                                            expansion.output_layout)
-    for layout in out_layouts:
+    trace = trace_layouts(model, example_input, expansion.output_layout)
+    expansion.gates = trace.multipliers
+    for layout in trace.out_layouts:
         if layout is not None:
             raise ValueError('an output of the model is widened (layout '
                              f'{layout}); add the layer producing it (e.g. '
                              f"'head.fc') to {CFG}.output_boundary.")
     builders = []
     for name, module in model.named_modules():
-        if name in in_layouts:
-            builder = expansion.replacement(name, module, in_layouts[name])
+        if name in trace.in_layouts:
+            builder = expansion.replacement(name, module,
+                                            trace.in_layouts[name])
             if builder is not None:
                 builders.append((name, builder))
         elif expansion.in_scope(name) and isinstance(
@@ -340,5 +348,6 @@ def _self_check(model: nn.Module, inputs: Tensor, reference: list) -> None:
                     f'by {diff:.3g} (tolerance {tolerance:.3g}). The model '
                     'has an op that does not commute with the widening '
                     '(a functional non-homogeneous activation such as '
-                    'F.relu6, a sigmoid gate, a channel concat/split); '
+                    'F.relu6, a functional sigmoid gate, a channel '
+                    'concat/split); '
                     f'put it outside {CFG}.scope.')

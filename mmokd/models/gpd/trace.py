@@ -10,7 +10,7 @@ a widened tensor (split, chunk, slicing, channel shuffle, reshape) mark it
 unsupported, with the op's name for the error message. Parametric modules
 overwrite the layout of their output.
 """
-from typing import Callable, Dict, List, Union
+from typing import Callable, Dict, List, NamedTuple, Set, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -25,6 +25,7 @@ Unsupported = str
 TensorLayout = Union[Layout, Unsupported]
 
 _CATS = (torch.cat, torch.concat, torch.concatenate)
+_MULS = ('mul', 'mul_', '__mul__', '__rmul__', '__imul__', 'multiply')
 
 
 def _tensors(obj) -> List[Tensor]:
@@ -71,6 +72,11 @@ class _LayoutPropagation(TorchFunctionMode):
     def __init__(self) -> None:
         super().__init__()
         self._layouts: Dict[int, tuple] = {}
+        #: id -> (output tensor, name, call index) of the parameter-free
+        #: leaf modules.
+        self.leaf_outputs: Dict[int, tuple] = {}
+        #: Leaf modules whose output gates a widened tensor.
+        self.multipliers: Set[str] = set()
 
     def get(self, tensor: Tensor) -> TensorLayout:
         entry = self._layouts.get(id(tensor))
@@ -95,6 +101,8 @@ class _LayoutPropagation(TorchFunctionMode):
             self._cat(args, kwargs, out)
             return out
         name = getattr(func, '__name__', str(func))
+        if name in _MULS and len(inputs) == 2:
+            self._find_gate(inputs)
         layouts = {repr(self.get(t)) for t in inputs}
         source = inputs[0]
         for tensor in _tensors(out):
@@ -109,6 +117,21 @@ class _LayoutPropagation(TorchFunctionMode):
             else:
                 self.set(tensor, self.get(source))
         return out
+
+    def _find_gate(self, factors: List[Tensor]) -> None:
+        """Records the gate of a product of two widened tensors: the factor
+        produced by a parameter-free leaf module that is broadcast (fewer
+        elements) or, at equal sizes, the later produced one."""
+        candidates = []
+        for tensor in factors:
+            entry = self.leaf_outputs.get(id(tensor))
+            if entry is not None and entry[0] is tensor:
+                candidates.append((tensor.numel(), -entry[2], entry[1]))
+            else:
+                candidates.append((tensor.numel(), 0, None))
+        gate = min(candidates, key=lambda c: c[:2])[2]
+        if gate is not None:
+            self.multipliers.add(gate)
 
     def _cat(self, args, kwargs, out: Tensor) -> None:
         tensors = args[0] if args else kwargs['tensors']
@@ -133,8 +156,25 @@ class _LayoutPropagation(TorchFunctionMode):
 OutputRule = Callable[[str, nn.Module, TensorLayout], TensorLayout]
 
 
+class Trace(NamedTuple):
+    """What one tracing forward found.
+
+    Attributes:
+        in_layouts (dict[str, list]): For each called leaf or parametric
+            module, the layouts of the inputs it was called with.
+        out_layouts (list): Layouts of the model's output tensors.
+        multipliers (set[str]): Parameter-free leaf modules (e.g. sigmoid
+            activations of squeeze-and-excitation blocks) whose output
+            gates a widened tensor by multiplication.
+    """
+
+    in_layouts: Dict[str, List[TensorLayout]]
+    out_layouts: List[TensorLayout]
+    multipliers: Set[str]
+
+
 def trace_layouts(model: nn.Module, inputs: Tensor,
-                  output_rule: OutputRule) -> tuple:
+                  output_rule: OutputRule) -> Trace:
     """Runs ``model`` once and records the input layout of every module.
 
     Args:
@@ -144,10 +184,7 @@ def trace_layouts(model: nn.Module, inputs: Tensor,
             the output of each module that has parameters.
 
     Returns:
-        tuple: ``(in_layouts, out_layouts)``: ``in_layouts`` maps each
-        called leaf or parametric module's name to the list of layouts it
-        was called with; ``out_layouts`` are the layouts of the model's
-        output tensors.
+        Trace: Input layouts per module, output layouts, gates.
     """
     propagation = _LayoutPropagation()
     in_layouts: Dict[str, List[TensorLayout]] = {}
@@ -165,9 +202,16 @@ def trace_layouts(model: nn.Module, inputs: Tensor,
             for tensor in _tensors(output):
                 propagation.set(tensor, layout)
 
+        def leaf_hook(mod, args, output):
+            order = len(propagation.leaf_outputs) + 1
+            for tensor in _tensors(output):
+                propagation.leaf_outputs[id(tensor)] = (tensor, name, order)
+
         handles.append(module.register_forward_pre_hook(pre_hook))
         if any(True for _ in module.parameters(recurse=False)):
             handles.append(module.register_forward_hook(post_hook))
+        else:
+            handles.append(module.register_forward_hook(leaf_hook))
 
     for name, module in model.named_modules():
         has_params = any(True for _ in module.parameters(recurse=False))
@@ -183,4 +227,4 @@ def trace_layouts(model: nn.Module, inputs: Tensor,
         model.train(training)
         for handle in handles:
             handle.remove()
-    return in_layouts, out_layouts
+    return Trace(in_layouts, out_layouts, propagation.multipliers)

@@ -30,6 +30,9 @@ MODELS = {
         }),
     'mobilenet_v2':
     dict(cfg_path='mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py'),
+    'mobilenet_v3_small':
+    dict(
+        cfg_path='mmpretrain::mobilenet_v3/mobilenet-v3-small_8xb128_in1k.py'),
     'deeplabv3_r18':
     dict(
         cfg_path='mmseg::deeplabv3/'
@@ -56,6 +59,8 @@ GPD_ARGS = {
         output_boundary=('head.fc', )),
     'mobilenet_v2':
     dict(output_boundary=('head.fc', )),
+    'mobilenet_v3_small':
+    dict(output_boundary=('head.layers.1.fc', )),
     'deeplabv3_r18':
     dict(scope='backbone'),
     'pspnet_r18':

@@ -33,7 +33,7 @@ def n_params(model):
 
 @pytest.mark.parametrize('name', [
     'resnet18', 'resnet34', 'resnet50', 'mobilenet_v1', 'mobilenet_v2',
-    'deeplabv3_r18', 'pspnet_r18'
+    'mobilenet_v3_small', 'deeplabv3_r18', 'pspnet_r18'
 ])
 def test_ir_exact_in_eval(name):
     """Invariants 1 and 3: noise 0 => DT == student == plain student."""
@@ -243,3 +243,17 @@ def test_relu6_wrapper_is_needed_for_exact_ir():
     assert max_diff(student_raw, student) == 0
     assert wrapped < 1e-5 * student[0].abs().max()
     assert max_diff(student_raw, teacher_raw) > 100 * max(wrapped, 1e-7)
+
+
+def test_squeeze_excitation_gates():
+    """MobileNetV3: SE sigmoids gate a widened tensor, so the DT runs them
+    as HSigmoid(r x) (duplicated gate), HSwish as HSwish(r x) / r."""
+    _, model = expanded('mobilenet_v3_small')
+    wrappers = {
+        n: m
+        for n, m in model.named_modules() if isinstance(m, GPDActivation)
+    }
+    gates = sorted(n for n, m in wrappers.items() if m.gate)
+    se_acts = sorted(n for n in wrappers if '.se.conv2.' in n)
+    assert gates == se_acts and len(gates) == 9
+    assert 'head.layers.0.act' in wrappers  # HSwish of the stacked head
