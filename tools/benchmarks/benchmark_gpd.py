@@ -15,8 +15,10 @@ the peak of ``torch.cuda.max_memory_allocated`` during its steps, on CPU
 the growth of the process's peak RSS from after model building to after the
 steps. FLOPs: one forward per image of the student, of the dynamic teacher
 (the same store in DT mode) and of the teacher, counted by
-``torch.utils.flop_counter``; the training estimate counts a trained
-network's step as 3 forwards and the teacher's as one.
+``torch.utils.flop_counter`` (convolutions and matrix products; the
+elementwise merging of multi-branch kernels is not counted); the training
+estimate counts a trained network's step as 3 forwards and the teacher's
+as one. ``--branches none`` measures the DT without multi-branch convs.
 
 Example::
 
