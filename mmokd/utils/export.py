@@ -77,25 +77,72 @@ def save_peer_checkpoint(state_dict: Dict[str, Tensor],
     return out_path
 
 
-def export_peer(checkpoint: str, out_path: str, peer: str = 'student') -> str:
+def rebuilt_peer_state_dict(state_dict: Dict[str, Tensor], peer: str,
+                            config: Optional[str]) -> Dict[str, Tensor]:
+    """A peer's plain weights computed by the algorithm that trained it.
+
+    For peers that are not stored under their own prefix, e.g. GPD's
+    student, a view of a shared parameter store: the algorithm is built
+    from ``config``, loaded (``strict=True``) and asked for the peer's
+    ``deployable_state_dict``.
+
+    Args:
+        state_dict (dict): The algorithm's state dict.
+        peer (str): Peer name.
+        config (str, optional): A config file, or the text of one (what the
+            runner saves in a checkpoint's ``meta['cfg']``).
+
+    Returns:
+        dict: The plain network's state dict.
+    """
+    from mmengine.config import Config
+
+    from mmokd.registry import MODELS
+    if not config:
+        peers = sorted({key.split('.')[0] for key in state_dict})
+        raise KeyError(
+            f'No weights of peer "{peer}" under "{peer}." in the checkpoint '
+            f'(top-level names {peers}) and no config to rebuild the '
+            'algorithm from; pass the training config (--config).')
+    cfg = Config.fromfile(config) if osp.isfile(config) else \
+        Config.fromstring(config, file_format='.py')
+    algorithm = MODELS.build(cfg.model)
+    algorithm.load_state_dict(state_dict, strict=True)
+    return algorithm.deployable_state_dict(peer)
+
+
+def export_peer(checkpoint: str,
+                out_path: str,
+                peer: str = 'student',
+                config: Optional[str] = None) -> str:
     """Exports one peer of a saved run as a plain-model checkpoint.
 
     The result loads with ``strict=True`` into the network its peer config
-    describes and is evaluated by mmseg / mmpretrain test tooling.
+    describes and is evaluated by mmseg / mmpretrain test tooling. A peer
+    stored under ``{peer}.`` is cut out of the state dict; otherwise (or
+    when ``config`` is given) the algorithm is rebuilt from ``config`` or
+    from the config saved in the checkpoint (see
+    :func:`rebuilt_peer_state_dict`).
 
     Args:
         checkpoint (str): Checkpoint written during online distillation.
         out_path (str): Destination; must not exist yet.
         peer (str): Peer to export. Defaults to ``'student'``.
+        config (str, optional): Training config file.
 
     Returns:
         str: ``out_path``.
     """
     ckpt = load_checkpoint_safely(checkpoint)
     state_dict = ckpt.get('state_dict', ckpt)
+    stored = any(key.startswith(f'{peer}.') for key in state_dict)
+    if stored and config is None:
+        weights = peer_state_dict(state_dict, peer)
+    else:
+        weights = rebuilt_peer_state_dict(
+            state_dict, peer, config or ckpt.get('meta', {}).get('cfg'))
     meta = dict(
         ckpt.get('meta', {}),
         exported_peer=peer,
         exported_from=osp.abspath(checkpoint))
-    return save_peer_checkpoint(
-        peer_state_dict(state_dict, peer), out_path, meta)
+    return save_peer_checkpoint(weights, out_path, meta)

@@ -5,6 +5,10 @@ model of that peer's original config, e.g.::
 
     python tools/model_converters/export_peer.py \
         work_dirs/dml/iter_80000.pth student_r18.pth --peer student
+
+Peers that share parameters with others (GPD's student) are extracted by
+the algorithm, rebuilt from the config saved in the checkpoint or given
+with ``--config``.
 """
 import argparse
 
@@ -19,8 +23,13 @@ def main() -> None:
     parser.add_argument('out', help='output file (must not exist)')
     parser.add_argument(
         '--peer', default='student', help='peer to export (student)')
+    parser.add_argument(
+        '--config',
+        help='training config, to rebuild the algorithm (default: the one '
+        'saved in the checkpoint, when the peer is not stored under its '
+        'own prefix)')
     args = parser.parse_args()
-    print(export_peer(args.checkpoint, args.out, args.peer))
+    print(export_peer(args.checkpoint, args.out, args.peer, args.config))
 
 
 if __name__ == '__main__':

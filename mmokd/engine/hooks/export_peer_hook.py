@@ -16,7 +16,9 @@ class ExportPeerHook(Hook):
 
     After training, writes ``{log_dir}/{peer}.pth`` (``log_dir`` is the
     run's own timestamped folder, so nothing is overwritten) with the
-    peer's weights under the keys of the plain mmseg / mmpretrain model.
+    peer's weights under the keys of the plain mmseg / mmpretrain model
+    (the algorithm's ``deployable_state_dict``; e.g. GPD extracts its
+    student from the shared parameter store).
 
     Example:
         >>> custom_hooks = [dict(type='mmokd.ExportPeerHook')]
@@ -43,8 +45,6 @@ class ExportPeerHook(Hook):
         algorithm = algorithm.module if is_model_wrapper(algorithm) \
             else algorithm
         peer = self.peer or algorithm.student_name
-        network = algorithm.peer(peer)
-        network = network.module if is_model_wrapper(network) else network
         meta = dict(exported_peer=peer, iter=runner.iter, epoch=runner.epoch)
         dataset = getattr(runner.train_dataloader, 'dataset', None)
         if hasattr(dataset, 'metainfo'):
@@ -52,6 +52,6 @@ class ExportPeerHook(Hook):
         path = save_peer_checkpoint(
             {
                 k: v.cpu()
-                for k, v in network.state_dict().items()
+                for k, v in algorithm.deployable_state_dict(peer).items()
             }, osp.join(runner.log_dir, f'{peer}.pth'), meta)
         runner.logger.info(f'Exported peer "{peer}" to {path}')

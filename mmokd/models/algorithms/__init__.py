@@ -1,7 +1,8 @@
 """Online distillation algorithms."""
 from .dml import DML
+from .gpd import GPD
 from .kdcl import KDCL
 from .online_distill import OnlineDistill
 from .switokd import SwitOKD
 
-__all__ = ['DML', 'KDCL', 'OnlineDistill', 'SwitOKD']
+__all__ = ['DML', 'GPD', 'KDCL', 'OnlineDistill', 'SwitOKD']

@@ -175,6 +175,20 @@ class OnlineDistill(BaseModel):
         """The peer called ``name`` (possibly DDP-wrapped)."""
         return self._modules[name]
 
+    def deployable_state_dict(self, peer: str) -> Dict[str, Tensor]:
+        """Weights of ``peer`` as its plain network (what is exported).
+
+        Args:
+            peer (str): Peer name.
+
+        Returns:
+            dict: The peer's own state dict, without DDP's ``.module.``.
+        """
+        if peer not in self.peer_names:
+            raise ValueError(f'Unknown peer "{peer}"; the peers are '
+                             f'{self.peer_names}.')
+        return unwrap(self.peer(peer)).state_dict()
+
     @contextmanager
     def evaluating(self, peer: str) -> Iterator[None]:
         """Makes ``predict`` / ``tensor`` forwards use ``peer``."""

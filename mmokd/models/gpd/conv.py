@@ -1,0 +1,90 @@
+"""GPD convolution: the student and the dynamic teacher share one kernel.
+
+Guo et al., GPD (ICLR 2025), Sec. 3.2; reference method-gpd.md Sec. 1.3:
+dense convolutions read ``r * P[:O, :I]`` as the student and the full ``P``
+as the dynamic teacher (DT); grouped / depthwise convolutions have ``r``
+times the groups in the DT, read ``P[:O]`` without a factor as the student
+and compute ``conv(r x, P) / r`` as the DT so that the ``1/r``-scaled DT
+activation stays exact. Strides, paddings and dilations are unchanged.
+"""
+from typing import Optional, Union
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .layout import Layout, tile
+from .multi_branch_conv import MultiBranchConv2d, merge_branch_kernels
+from .weighted_op import GPDWeightedOp
+
+
+class GPDConv2d(GPDWeightedOp):
+    """A ``Conv2d`` whose parameters are the DT-sized store.
+
+    Args:
+        conv (nn.Conv2d | MultiBranchConv2d): The student's convolution
+            (``padding_mode`` ``'zeros'``); its weights are expanded by
+            Inverse Reparameterization.
+        ratio (int): Expansion ratio ``r``.
+        in_layout (Layout): Layout of the input (:mod:`.layout`).
+        out_expanded (bool): Whether the output is widened.
+    """
+
+    def __init__(self, conv: Union[nn.Conv2d, MultiBranchConv2d], ratio: int,
+                 in_layout: Layout, out_expanded: bool) -> None:
+        super().__init__(conv.weight, conv.bias, ratio, in_layout,
+                         out_expanded, conv.groups)
+        self.kernel_size = conv.kernel_size
+        self.stride = conv.stride
+        self.padding = conv.padding
+        self.dilation = conv.dilation
+
+    def conv(self, x: Tensor, weight: Tensor,
+             bias: Optional[Tensor]) -> Tensor:
+        """Convolves ``x`` with the mode's weight, groups and scaling."""
+        if self.grouped and not self.is_student:
+            out = F.conv2d(x * self.ratio, weight, bias, self.stride,
+                           self.padding, self.dilation,
+                           self.groups * self.ratio)
+            return out / self.ratio
+        return F.conv2d(x, weight, bias, self.stride, self.padding,
+                        self.dilation, self.groups)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Runs the student's or the DT's convolution (see the mode)."""
+        bias = None if self.bias is None else self.view(self.bias)
+        return self.conv(x, self.current_weight(), bias)
+
+
+class GPDMultiBranchConv2d(GPDConv2d):
+    """A :class:`~.multi_branch_conv.MultiBranchConv2d` expanded for GPD.
+
+    Every branch kernel is expanded and sliced like a convolution weight
+    (reference method-gpd.md Sec. 1.4 OREPA row); ``branch_scale`` is tiled
+    along its channel dim without division and sliced without a factor.
+    The merged kernel of the slices is the student's kernel, the merged
+    kernel of the full store is the DT's.
+
+    Args:
+        block (MultiBranchConv2d): The student's multi-branch block.
+        ratio (int): Expansion ratio ``r``.
+        in_layout (Layout): Layout of the input.
+        out_expanded (bool): Whether the output is widened.
+    """
+
+    def __init__(self, block: MultiBranchConv2d, ratio: int, in_layout: Layout,
+                 out_expanded: bool) -> None:
+        super().__init__(block, ratio, in_layout, out_expanded)
+        self.weight_1x1 = nn.Parameter(self.expand(block.weight_1x1.detach()))
+        self.weight_avg = nn.Parameter(self.expand(block.weight_avg.detach()))
+        copies = ratio if out_expanded else 1
+        self.branch_scale = nn.Parameter(
+            tile(block.branch_scale.detach(), copies, 1))
+
+    def current_weight(self) -> Tensor:
+        """The merged kernel of the current mode's branch views."""
+        scale = self.branch_scale
+        if self.is_student and self.out_expanded:
+            scale = scale[:, :self.out_channels]
+        return merge_branch_kernels(
+            self.view(self.weight), self.view(self.weight_1x1),
+            self.view(self.weight_avg), scale)

@@ -1,0 +1,193 @@
+"""Iteration time, peak memory and FLOPs of GPD against the plain student.
+
+Measured in one run, on one fixed batch, with the shipped configs' networks
+and GPD settings (no pretrained weights are loaded):
+
+(a) ``plain_student``: the student's own train step (mmengine
+    ``train_step``, SGD);
+(b) ``gpd``: ``mmokd.GPD`` without a teacher (DT forward + backward, student
+    forward + backward, one SGD step with gradient clipping 5);
+(c) ``gpd_teacher``: ``mmokd.GPD`` with the config's static teacher and KD.
+
+Time: the variants run interleaved, round after round, and the median of
+each is reported. Memory: each variant runs in its own subprocess; on CUDA
+the peak of ``torch.cuda.max_memory_allocated`` during its steps, on CPU
+the growth of the process's peak RSS from after model building to after the
+steps. FLOPs: one forward per image of the student, of the dynamic teacher
+(the same store in DT mode) and of the teacher, counted by
+``torch.utils.flop_counter`` (convolutions and matrix products; the
+elementwise merging of multi-branch kernels is not counted); the training
+estimate counts a trained network's step as 3 forwards and the teacher's
+as one. ``--branches none`` measures the DT without multi-branch convs.
+
+Example::
+
+    python tools/benchmarks/benchmark_gpd.py --task cls --size 224 224
+"""
+import argparse
+import json
+import os.path as osp
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, List
+
+import torch
+from mmengine.config import Config
+from mmengine.optim import OptimWrapper
+from torch.utils.flop_counter import FlopCounterMode
+
+import mmokd  # noqa: F401
+from mmokd.models.gpd import gpd_mode
+from mmokd.registry import MODELS
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from benchmark_online_kd import make_batch, sync  # noqa: E402
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = dict(
+    cls='configs/gpd/dkd_resnet34_resnet18_in1k.py',
+    seg='configs/gpd/kd_deeplabv3_r101_r18_cityscapes.py')
+VARIANTS = ('plain_student', 'gpd', 'gpd_teacher')
+
+
+def model_config(args) -> dict:
+    """The config's ``model``, offline (BN on one process for mmseg)."""
+    model = Config.fromfile(osp.join(REPO, CONFIGS[args.task])).model
+    if args.task == 'seg':
+        for network in (model.architecture, model.teacher):
+            network.norm_type = 'BN'
+            network.cfg_options = dict(
+                network.get('cfg_options', {}),
+                **{'model.data_preprocessor.size': tuple(args.size)})
+    if args.branches != 'config':
+        model.gpd.branches = None if args.branches == 'none' \
+            else args.branches
+    return model
+
+
+def build_variant(name: str, args) -> Callable[[dict], None]:
+    """Returns a function running one train step of the variant."""
+    cfg = model_config(args)
+    device = torch.device(args.device)
+    if name == 'plain_student':
+        model = MODELS.build(cfg.architecture).to(device)
+        optim = OptimWrapper(
+            torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
+        return lambda data: model.train_step(data, optim)
+    if name == 'gpd':
+        cfg.pop('teacher')
+        cfg.pop('static_kd')
+    model = MODELS.build(cfg).to(device)
+    optim = OptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9),
+        clip_grad=dict(max_norm=5, norm_type=2))
+    model.train()
+    return lambda data: model.train_step(data, optim)
+
+
+def measure_memory(name: str, args) -> float:
+    """Peak training memory of one variant in MiB (run in a subprocess)."""
+    step = build_variant(name, args)
+    data = make_batch(args)
+    if args.device == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for _ in range(args.memory_steps):
+        step(data)
+    sync(args.device)
+    if args.device == 'cuda':
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+
+
+def measure_time(args) -> Dict[str, float]:
+    """Median seconds per iteration of every variant, interleaved."""
+    steps = {name: build_variant(name, args) for name in VARIANTS}
+    data = make_batch(args)
+    times: Dict[str, List[float]] = {name: [] for name in VARIANTS}
+    for round_idx in range(args.warmup + args.iters):
+        for name, step in steps.items():
+            sync(args.device)
+            start = time.perf_counter()
+            step(data)
+            sync(args.device)
+            if round_idx >= args.warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def forward_gmacs(args) -> Dict[str, float]:
+    """Multiply-accumulates (G) of one forward per image."""
+    model = MODELS.build(model_config(args)).eval()
+    inputs = torch.zeros(1, 3, *args.size)
+
+    def gmacs(network: torch.nn.Module) -> float:
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            network(inputs, mode='tensor')
+        return counter.get_total_flops() / 2 / 1e9
+
+    macs = {'teacher': gmacs(model.teacher)}
+    for mode in ('student', 'dynamic_teacher'):
+        with gpd_mode(model.store, mode):
+            macs[mode] = gmacs(model.store)
+    return macs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--task', choices=['seg', 'cls'], default='cls')
+    parser.add_argument(
+        '--size', type=int, nargs=2, default=(224, 224), metavar=('H', 'W'))
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--memory-steps', type=int, default=2)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--branches',
+        choices=['config', 'none', 'scratch'],
+        default='config',
+        help="multi-branch convs: as the config, none or 'scratch'")
+    parser.add_argument(
+        '--memory-of', choices=VARIANTS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    if args.memory_of:
+        print(json.dumps(measure_memory(args.memory_of, args)))
+        return
+    memory = {}
+    for name in VARIANTS:
+        cmd = [sys.executable, __file__, '--memory-of', name] + sys.argv[1:]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    seconds = measure_time(args)
+    macs = forward_gmacs(args)
+    print(f'config={CONFIGS[args.task]} size={args.size} batch={args.batch} '
+          f'branches={args.branches} device={args.device} '
+          f'iters={args.iters} (median)')
+    print(f'{"variant":<16}{"s/iter":>10}{"peak MiB":>12}')
+    for name in VARIANTS:
+        print(f'{name:<16}{seconds[name]:>10.3f}{memory[name]:>12.1f}')
+    plain_t, plain_m = seconds['plain_student'], memory['plain_student']
+    for name in VARIANTS[1:]:
+        print(f'time   {name} / plain_student = '
+              f'{seconds[name] / plain_t:.3f}')
+        print(f'memory {name} / plain_student = '
+              f'{memory[name] / plain_m:.3f}')
+    s, d, t = macs['student'], macs['dynamic_teacher'], macs['teacher']
+    print(f'forward GMACs per image: student {s:.3f}, dynamic teacher '
+          f'{d:.3f} (x{d / s:.2f}), teacher {t:.3f}')
+    print(f'training GMACs per image (3 x trained forwards + teacher): '
+          f'plain {3 * s:.2f}, GPD {3 * (s + d):.2f} '
+          f'(x{(s + d) / s:.2f}), GPD + teacher {3 * (s + d) + t:.2f}')
+
+
+if __name__ == '__main__':
+    main()
