@@ -2,17 +2,17 @@
 2-process training (shared store, two forwards and backwards per step),
 resume, export of the plain student and its evaluation by mmpretrain's /
 mmseg's own test tools."""
-import json
-import os
 import os.path as osp
 
-import pytest
 import torch
 
 from mmokd.utils import export_peer, load_checkpoint_safely
 from tests.conftest import REPO, python, run_tool
-from tests.test_tools.test_train_e2e import (dist_env, exported_student,
+from tests.test_tools.test_train_e2e import (assert_ranks_agree,
+                                             assert_same_weights, dist_env,
+                                             exported_student,
                                              shrink_cityscapes_options,
+                                             train_interrupted_and_resumed,
                                              write_config)
 
 CLS_GPD = osp.join(REPO, 'configs/gpd/scratch_resnet18_in1k.py')
@@ -64,18 +64,7 @@ def cls_config(tmp_path, root, epochs=1):
         CLS_BODY.format(student=TINY_STUDENT, root=root, epochs=epochs))
 
 
-def assert_ranks_identical(work_dir, peers):
-    digests = [
-        json.load(open(osp.join(work_dir, f'digest_rank{r}.json')))
-        for r in (0, 1)
-    ]
-    assert set(digests[0]) == set(peers)
-    for peer in peers:
-        assert digests[0][peer] == pytest.approx(
-            digests[1][peer], rel=1e-6), peer
-
-
-def assert_same_weights(path_a, path_b):
+def assert_identical_checkpoints(path_a, path_b):
     weights_a = load_checkpoint_safely(path_a)['state_dict']
     weights_b = load_checkpoint_safely(path_b)['state_dict']
     assert weights_a.keys() == weights_b.keys()
@@ -94,7 +83,7 @@ def test_classification_two_processes_and_export(tmp_path, tiny_cifar100):
     for term in ('loss_ce_dt', 'loss_ce_s', 'loss_gpd', 'accuracy/top1',
                  'dynamic_teacher.accuracy/top1'):
         assert term in log, term
-    assert_ranks_identical(work_dir, ['student', 'dynamic_teacher'])
+    assert_ranks_agree(work_dir, ('student', 'dynamic_teacher'))
     ckpt = load_checkpoint_safely(osp.join(work_dir, 'epoch_1.pth'))
     assert {k.split('.')[0] for k in ckpt['state_dict']} == {'architecture'}
     # Store = the DT's shapes: the CIFAR stem conv has 2 x 8 filters.
@@ -105,7 +94,7 @@ def test_classification_two_processes_and_export(tmp_path, tiny_cifar100):
     out = export_peer(
         osp.join(work_dir, 'epoch_1.pth'), str(tmp_path / 'student.pth'))
     hook_export = exported_student(work_dir)
-    assert_same_weights(out, hook_export)
+    assert_identical_checkpoints(out, hook_export)
     # mmpretrain's own test tool evaluates it with the plain config.
     import mmpretrain
     from mmengine.config import Config
@@ -126,30 +115,9 @@ def test_classification_two_processes_and_export(tmp_path, tiny_cifar100):
 
 
 def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
-    full_dir, part_dir = str(tmp_path / 'full'), str(tmp_path / 'part')
     cfg = cls_config(tmp_path, tiny_cifar100, epochs=2)
-    runs = [
-        [cfg, '--work-dir', full_dir],
-        [
-            cfg, '--work-dir', part_dir, '--cfg-options',
-            'train_cfg.max_epochs=1'
-        ],
-        [
-            cfg, '--work-dir', part_dir, '--resume',
-            osp.join(part_dir, 'epoch_1.pth')
-        ],
-    ]
-    for args in runs:
-        proc = run_tool([python(), 'tools/train.py'] + args, env=env)
-        assert proc.returncode == 0, proc.stderr[-5000:]
-    assert 'resumed' in (proc.stdout + proc.stderr).lower()
-    full = load_checkpoint_safely(osp.join(full_dir, 'epoch_2.pth'))
-    part = load_checkpoint_safely(osp.join(part_dir, 'epoch_2.pth'))
-    assert full['state_dict'].keys() == part['state_dict'].keys()
-    for key, value in full['state_dict'].items():
-        assert torch.allclose(
-            value.double(), part['state_dict'][key].double(), atol=1e-6), key
+    full, part, _ = train_interrupted_and_resumed(tmp_path, cfg)
+    assert_same_weights(full, part)
     assert full['optimizer']['state'].keys() == \
         part['optimizer']['state'].keys()
 
@@ -201,7 +169,7 @@ def test_segmentation_with_static_teacher_two_processes(
     for term in ('loss_ce_dt', 'loss_kd_dt', 'loss_ce_s', 'loss_kd_s',
                  'loss_gpd', 'mIoU', 'dynamic_teacher.mIoU'):
         assert term in log, term
-    assert_ranks_identical(work_dir, ['student', 'dynamic_teacher', 'teacher'])
+    assert_ranks_agree(work_dir, ('student', 'dynamic_teacher', 'teacher'))
     # The exported student is the plain PSPNet R18 and mmseg tests it.
     plain_cfg = 'mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py'
     plain = ExternalModel(plain_cfg, dict(NARROW, **{'model.pretrained':
