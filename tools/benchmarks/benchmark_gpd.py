@@ -27,12 +27,8 @@ Example::
 import argparse
 import json
 import os.path as osp
-import resource
-import statistics
-import subprocess
 import sys
-import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict
 
 import torch
 from mmengine.config import Config
@@ -44,7 +40,8 @@ from mmokd.models.gpd import gpd_mode
 from mmokd.registry import MODELS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark_online_kd import make_batch, sync  # noqa: E402
+import measurement  # noqa: E402
+from benchmark_online_kd import make_batch  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = dict(
@@ -91,35 +88,15 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
 def measure_memory(name: str, args) -> float:
     """Peak training memory of one variant in MiB (run in a subprocess)."""
     step = build_variant(name, args)
-    data = make_batch(args)
-    if args.device == 'cuda':
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for _ in range(args.memory_steps):
-        step(data)
-    sync(args.device)
-    if args.device == 'cuda':
-        return (torch.cuda.max_memory_allocated() - base) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    return measurement.peak_memory_mib(step, make_batch(args), args.device,
+                                       args.memory_steps)
 
 
 def measure_time(args) -> Dict[str, float]:
     """Median seconds per iteration of every variant, interleaved."""
     steps = {name: build_variant(name, args) for name in VARIANTS}
-    data = make_batch(args)
-    times: Dict[str, List[float]] = {name: [] for name in VARIANTS}
-    for round_idx in range(args.warmup + args.iters):
-        for name, step in steps.items():
-            sync(args.device)
-            start = time.perf_counter()
-            step(data)
-            sync(args.device)
-            if round_idx >= args.warmup:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return measurement.median_times(steps, make_batch(args), args.device,
+                                    args.warmup, args.iters)
 
 
 def forward_gmacs(args) -> Dict[str, float]:
@@ -162,11 +139,8 @@ def main() -> None:
     if args.memory_of:
         print(json.dumps(measure_memory(args.memory_of, args)))
         return
-    memory = {}
-    for name in VARIANTS:
-        cmd = [sys.executable, __file__, '--memory-of', name] + sys.argv[1:]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    memory = measurement.memory_in_subprocesses(__file__, VARIANTS,
+                                                sys.argv[1:])
     seconds = measure_time(args)
     macs = forward_gmacs(args)
     print(f'config={CONFIGS[args.task]} size={args.size} batch={args.batch} '

@@ -1,0 +1,98 @@
+"""Time and memory measurement shared by the benchmark scripts.
+
+Time: the variants run interleaved, round after round, on one fixed batch,
+and the median of each is reported, so machine noise affects them alike.
+Memory: each variant runs in its own subprocess; on CUDA the peak of
+``torch.cuda.max_memory_allocated`` during its steps, on CPU the growth of
+the process's peak RSS from after building to after the steps.
+"""
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, List, Sequence
+
+import torch
+
+Step = Callable[[dict], dict]
+
+
+def sync(device: str) -> None:
+    """Waits for queued CUDA work (no-op on CPU)."""
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def peak_memory_mib(step: Step, data: dict, device: str, steps: int) -> float:
+    """Peak memory of ``steps`` training steps above the current use, MiB.
+
+    Args:
+        step (Callable): One training step on ``data``.
+        data (dict): The batch.
+        device (str): ``'cuda'`` or ``'cpu'``.
+        steps (int): Steps to run.
+
+    Returns:
+        float: MiB.
+    """
+    if device == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for _ in range(steps):
+        step(data)
+    sync(device)
+    if device == 'cuda':
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+
+
+def median_times(steps: Dict[str, Step], data: dict, device: str, warmup: int,
+                 iters: int) -> Dict[str, float]:
+    """Median seconds per step of every variant, run interleaved.
+
+    Args:
+        steps (dict): ``{variant: step}``.
+        data (dict): The batch.
+        device (str): ``'cuda'`` or ``'cpu'``.
+        warmup (int): Untimed rounds first.
+        iters (int): Timed rounds.
+
+    Returns:
+        dict: ``{variant: seconds}``.
+    """
+    times: Dict[str, List[float]] = {name: [] for name in steps}
+    for round_idx in range(warmup + iters):
+        for name, step in steps.items():
+            sync(device)
+            start = time.perf_counter()
+            step(data)
+            sync(device)
+            if round_idx >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def memory_in_subprocesses(script: str, variants: Sequence[str],
+                           argv: Sequence[str]) -> Dict[str, float]:
+    """Runs ``script --memory-of VARIANT ARGV`` once per variant; each
+    prints its peak memory (JSON) on its last line.
+
+    Args:
+        script (str): The benchmark script.
+        variants (list[str]): Variant names.
+        argv (list[str]): The benchmark's own arguments.
+
+    Returns:
+        dict: ``{variant: MiB}``.
+    """
+    memory = {}
+    for name in variants:
+        cmd = [sys.executable, script, '--memory-of', name] + list(argv)
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    return memory
