@@ -8,7 +8,8 @@ import torch
 
 from mmokd.utils import export_peer, load_checkpoint_safely
 from tests.conftest import REPO, python, run_tool
-from tests.test_tools.test_train_e2e import (assert_ranks_agree,
+from tests.test_tools.test_train_e2e import (assert_mmseg_test_evaluates,
+                                             assert_ranks_agree,
                                              assert_same_weights, dist_env,
                                              exported_student,
                                              shrink_cityscapes_options,
@@ -176,27 +177,10 @@ def test_segmentation_with_static_teacher_two_processes(
                                                      None}), 'BN')
     student = exported_student(work_dir)
     load_checkpoint(plain, student, strict=True)
-    import mmseg
-    mmseg_test = osp.join(osp.dirname(mmseg.__file__), '.mim/tools/test.py')
-    test_cfg = write_config(
-        tmp_path / 'plain_psp.py', plain_cfg, f"""
-norm_cfg = dict(type='BN', requires_grad=True)
-model = dict(pretrained=None, data_preprocessor=dict(size=(64, 128)),
-             backbone=dict(norm_cfg=norm_cfg, stem_channels=16,
-                           base_channels=16),
-             decode_head=dict(norm_cfg=norm_cfg, in_channels=128,
-                              channels=32),
-             auxiliary_head=dict(norm_cfg=norm_cfg, in_channels=64,
-                                 channels=16))
-test_pipeline = [dict(type='LoadImageFromFile'),
-                 dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
-test_dataloader = dict(num_workers=0, persistent_workers=False,
-                       dataset=dict(data_root={tiny_cityscapes!r},
-                                    pipeline=test_pipeline))
-""")
-    proc = run_tool([
-        python(), mmseg_test, test_cfg, student, '--work-dir',
-        str(tmp_path / 'mmseg_test')
-    ])
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    assert 'mIoU' in proc.stdout + proc.stderr
+    assert_mmseg_test_evaluates(
+        tmp_path, plain_cfg,
+        dict(
+            backbone=', stem_channels=16, base_channels=16',
+            decode_head=', in_channels=128, channels=32',
+            auxiliary_head=', in_channels=64, channels=16'), tiny_cityscapes,
+        student)

@@ -178,23 +178,39 @@ def test_exported_student_loads_strictly_and_mmseg_tests_it(
                    if 'running' not in k and 'num_batches' not in k)
     assert n_plain == n_export
     # mmseg's own test tool evaluates it with the plain mmseg config.
-    import mmseg
-    mmseg_test = osp.join(osp.dirname(mmseg.__file__), '.mim/tools/test.py')
-    test_cfg = write_config(
-        tmp_path / 'plain_r18.py', plain_cfg, f"""
+    assert_mmseg_test_evaluates(tmp_path, plain_cfg, '', tiny_cityscapes, out)
+
+
+MMSEG_TEST_BODY = """
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(pretrained=None, data_preprocessor=dict(size=(64, 128)),
-             backbone=dict(norm_cfg=norm_cfg),
-             decode_head=dict(norm_cfg=norm_cfg),
-             auxiliary_head=dict(norm_cfg=norm_cfg))
+             backbone=dict(norm_cfg=norm_cfg{backbone}),
+             decode_head=dict(norm_cfg=norm_cfg{decode_head}),
+             auxiliary_head=dict(norm_cfg=norm_cfg{auxiliary_head}))
 test_pipeline = [dict(type='LoadImageFromFile'),
                  dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
 test_dataloader = dict(num_workers=0, persistent_workers=False,
-                       dataset=dict(data_root={tiny_cityscapes!r},
+                       dataset=dict(data_root={root!r},
                                     pipeline=test_pipeline))
-""")
+"""
+
+
+def assert_mmseg_test_evaluates(tmp_path, plain_cfg, overrides, data_root,
+                                ckpt):
+    """mmseg's own tools/test.py evaluates ``ckpt`` with the plain mmseg
+    config ``plain_cfg`` (BN, tiny Cityscapes); ``overrides`` maps
+    ``backbone`` / ``decode_head`` / ``auxiliary_head`` to extra keyword
+    text such as ``', channels=32'``."""
+    import mmseg
+    mmseg_test = osp.join(osp.dirname(mmseg.__file__), '.mim/tools/test.py')
+    parts = {
+        key: (overrides or {}).get(key, '')
+        for key in ('backbone', 'decode_head', 'auxiliary_head')
+    }
+    test_cfg = write_config(tmp_path / 'plain_seg.py', plain_cfg,
+                            MMSEG_TEST_BODY.format(root=data_root, **parts))
     proc = run_tool([
-        python(), mmseg_test, test_cfg, out, '--work-dir',
+        python(), mmseg_test, test_cfg, ckpt, '--work-dir',
         str(tmp_path / 'mmseg_test')
     ])
     assert proc.returncode == 0, proc.stderr[-5000:]
