@@ -1,9 +1,41 @@
 """Deep Mutual Learning (Zhang et al., CVPR 2018)."""
 import copy
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmokd.registry import MODELS
 from .online_distill import OnlineDistill
+
+
+def distiller_recording_logits(distiller: Optional[dict],
+                               logits: Union[str, Dict[str, str]],
+                               names: List[str]) -> Tuple[dict, dict, dict]:
+    """A copy of ``distiller`` with a ``logits`` recorder on every peer.
+
+    Args:
+        distiller (dict, optional): The user's distiller config; defaults
+            to an empty ``mmokd.OnlineDistiller``.
+        logits (str | dict): Module whose output is a peer's logits, one
+            name for all peers or ``{peer: name}`` (``model.logits``).
+        names (list[str]): The peers.
+
+    Returns:
+        tuple: ``(distiller, losses, mappings)``: the config and its
+        ``losses`` / ``loss_forward_mappings`` tables, to be filled.
+    """
+    if isinstance(logits, str):
+        logits = {name: logits for name in names}
+    missing = set(names) - set(logits)
+    if missing:
+        raise ValueError(f'model.logits: no logits module for peers '
+                         f'{sorted(missing)}.')
+    distiller = copy.deepcopy(
+        dict(distiller or dict(type='mmokd.OnlineDistiller')))
+    recorders = distiller.setdefault('recorders', {})
+    for name in names:
+        recorders.setdefault(name, {})['logits'] = dict(
+            type='ModuleOutputs', source=logits[name])
+    return (distiller, distiller.setdefault('losses', {}),
+            distiller.setdefault('loss_forward_mappings', {}))
 
 
 @MODELS.register_module()
@@ -54,21 +86,9 @@ class DML(OnlineDistill):
                  per_source_terms: Sequence[str] = (),
                  **kwargs) -> None:
         names = list(peers)
-        if isinstance(logits, str):
-            logits = {name: logits for name in names}
-        missing = set(names) - set(logits)
-        if missing:
-            raise ValueError(f'model.logits: no logits module for peers '
-                             f'{sorted(missing)}.')
         dml_loss = dml_loss or dict(type='mmokd.DMLLoss')
-        distiller = copy.deepcopy(
-            dict(distiller or dict(type='mmokd.OnlineDistiller')))
-        recorders = distiller.setdefault('recorders', {})
-        losses = distiller.setdefault('losses', {})
-        mappings = distiller.setdefault('loss_forward_mappings', {})
-        for name in names:
-            recorders.setdefault(name, {})['logits'] = dict(
-                type='ModuleOutputs', source=logits[name])
+        distiller, losses, mappings = distiller_recording_logits(
+            distiller, logits, names)
         unknown = set(per_source_terms) - set(names)
         if unknown:
             raise ValueError(f'model.per_source_terms: {sorted(unknown)} '

@@ -1,6 +1,5 @@
 """Online Knowledge Distillation via Collaborative Learning (Guo et al.,
 CVPR 2020)."""
-import copy
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
@@ -9,6 +8,7 @@ from torch import Tensor
 from mmokd.registry import MODELS
 from ..distillers import stack_labels
 from ..losses.functional import KDCL_STRATEGIES, kdcl_ensemble, kdcl_error_gram
+from .dml import distiller_recording_logits
 from .online_distill import OnlineDistill, unwrap
 
 
@@ -82,21 +82,9 @@ class KDCL(OnlineDistill):
                 f'model.ensemble_strategy: must be one of '
                 f'{list(KDCL_STRATEGIES)}, got "{ensemble_strategy}".')
         names = list(peers)
-        if isinstance(logits, str):
-            logits = {name: logits for name in names}
-        missing = set(names) - set(logits)
-        if missing:
-            raise ValueError(f'model.logits: no logits module for peers '
-                             f'{sorted(missing)}.')
         frozen = set(kwargs.get('frozen_peers', ()))
-        distiller = copy.deepcopy(
-            dict(distiller or dict(type='mmokd.OnlineDistiller')))
-        recorders = distiller.setdefault('recorders', {})
-        losses = distiller.setdefault('losses', {})
-        mappings = distiller.setdefault('loss_forward_mappings', {})
-        for name in names:
-            recorders.setdefault(name, {})['logits'] = dict(
-                type='ModuleOutputs', source=logits[name])
+        distiller, losses, mappings = distiller_recording_logits(
+            distiller, logits, names)
         for name in (n for n in names if n not in frozen):
             losses.setdefault(name, {})['loss_kdcl'] = dict(
                 type='mmokd.KDCLLoss',

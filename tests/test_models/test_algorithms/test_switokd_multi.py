@@ -4,10 +4,10 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.optim import OptimWrapper, OptimWrapperDict
-from mmpretrain.structures import DataSample
 
 from mmokd.registry import MODELS
+from tests.test_models.test_algorithms.test_switokd import (label_zero_batch,
+                                                            optims)
 from tests.toy_models import batch, tiny_classifier
 
 ONE_T_TWO_S = [
@@ -35,26 +35,6 @@ def build(pairs, **kwargs):
         pairs=pairs,
         **kwargs)
     return MODELS.build(cfg)
-
-
-def optims(model):
-    return OptimWrapperDict(
-        **{
-            n:
-            OptimWrapper(
-                torch.optim.SGD(
-                    model.peer(n).parameters(),
-                    lr=0.1,
-                    momentum=0.9,
-                    weight_decay=1e-4))
-            for n in model.peer_names
-        })
-
-
-def label_zero_batch():
-    data = batch()
-    data['data_samples'] = [DataSample().set_gt_label(0) for _ in range(4)]
-    return data
 
 
 def set_logits(model, biases):
