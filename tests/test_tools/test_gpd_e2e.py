@@ -43,7 +43,10 @@ train_cfg = dict(max_epochs={epochs})
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=1, max_keep_ckpts=-1))
 custom_hooks = [dict(type='mmokd.ExportPeerHook'),
-                dict(type='DumpPeerDigestHook')]
+                dict(type='DumpPeerDigestHook'),
+                dict(type='EMAHook',
+                     ema_type='mmokd.UnwrappedExponentialMovingAverage',
+                     momentum=0.5, update_buffers=True)]
 randomness = dict(seed=0, deterministic=True)
 """
 
@@ -90,8 +93,12 @@ def test_classification_two_processes_and_export(tmp_path, tiny_cifar100):
     # Store = the DT's shapes: the CIFAR stem conv has 2 x 8 filters.
     assert ckpt['state_dict']['architecture.backbone.conv1.weight'].shape[
         0] == 16  # noqa
+    # The EMA (of the DDP-wrapped store) is saved as state_dict, the raw
+    # weights as ema_state_dict.
+    assert any(not torch.equal(value, ckpt['ema_state_dict'][f'module.{key}'])
+               for key, value in ckpt['state_dict'].items())
     # The converter (rebuilding GPD from the config saved in the
-    # checkpoint) and the hook export the same plain student.
+    # checkpoint) and the hook export the same plain student: the EMA's.
     out = export_peer(
         osp.join(work_dir, 'epoch_1.pth'), str(tmp_path / 'student.pth'))
     hook_export = exported_student(work_dir)

@@ -3,7 +3,7 @@ import os.path as osp
 from typing import Optional
 
 from mmengine.dist import is_main_process
-from mmengine.hooks import Hook
+from mmengine.hooks import EMAHook, Hook
 from mmengine.model import is_model_wrapper
 
 from mmokd.registry import HOOKS
@@ -18,7 +18,9 @@ class ExportPeerHook(Hook):
     run's own timestamped folder, so nothing is overwritten) with the
     peer's weights under the keys of the plain mmseg / mmpretrain model
     (the algorithm's ``deployable_state_dict``; e.g. GPD extracts its
-    student from the shared parameter store).
+    student from the shared parameter store). With an ``EMAHook`` in the
+    run, the exported weights are the average's, the ones validated and
+    saved in the checkpoints' ``state_dict``.
 
     Example:
         >>> custom_hooks = [dict(type='mmokd.ExportPeerHook')]
@@ -46,6 +48,10 @@ class ExportPeerHook(Hook):
             else algorithm
         peer = self.peer or algorithm.student_name
         meta = dict(exported_peer=peer, iter=runner.iter, epoch=runner.epoch)
+        ema = [hook for hook in runner.hooks if isinstance(hook, EMAHook)]
+        if ema:
+            algorithm = ema[0].ema_model.module
+            meta['weights'] = 'ema'
         dataset = getattr(runner.train_dataloader, 'dataset', None)
         if hasattr(dataset, 'metainfo'):
             meta['dataset_meta'] = dataset.metainfo
