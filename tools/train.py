@@ -8,8 +8,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmokd  # noqa: F401  (compatibility fixes, registration)
-from mmokd.utils import (check_dataset_folders, needs_cpu_distributed,
-                         setup_cpu_distributed, shutdown_distributed)
+from mmokd.utils import (check_dataset_folders, check_views,
+                         needs_cpu_distributed, setup_cpu_distributed,
+                         shutdown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -101,6 +102,7 @@ def main() -> None:
     args = parse_args()
     cfg = build_config(args)
     check_dataset_folders(cfg)
+    check_views(cfg)
     if needs_cpu_distributed(args.launcher):
         setup_cpu_distributed(cfg)
     runner = (
