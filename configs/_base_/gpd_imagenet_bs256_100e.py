@@ -28,9 +28,5 @@ model_wrapper_cfg = dict(
     find_unused_parameters=False)
 custom_hooks = [
     dict(type='mmokd.ExportPeerHook'),
-    dict(
-        type='EMAHook',
-        ema_type='mmokd.UnwrappedExponentialMovingAverage',
-        momentum=4e-5,
-        update_buffers=True)
+    dict(type='EMAHook', momentum=4e-5, update_buffers=True)
 ]

@@ -1,7 +1,6 @@
 """Models of mmokd: algorithms, distillers, losses, backbones, builders,
-data preprocessors, weight averages."""
+data preprocessors."""
 from .algorithms import *  # noqa: F401,F403
-from .averaged_models import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .builders import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403

@@ -44,9 +44,7 @@ default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=1, max_keep_ckpts=-1))
 custom_hooks = [dict(type='mmokd.ExportPeerHook'),
                 dict(type='DumpPeerDigestHook'),
-                dict(type='EMAHook',
-                     ema_type='mmokd.UnwrappedExponentialMovingAverage',
-                     momentum=0.5, update_buffers=True)]
+                dict(type='EMAHook', momentum=0.5, update_buffers=True)]
 randomness = dict(seed=0, deterministic=True)
 """
 

@@ -1,4 +1,0 @@
-"""Weight averages (EMA) of mmokd algorithms."""
-from .unwrapped_ema import UnwrappedExponentialMovingAverage
-
-__all__ = ['UnwrappedExponentialMovingAverage']
