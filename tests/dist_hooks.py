@@ -45,7 +45,7 @@ class RecordSwitchHook(Hook):
         from mmokd.models.losses import switokd_statistics
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        logits = [model._logits(n) for n in ('student', 'teacher')]
+        logits = [model.record(n, 'logits') for n in ('student', 'teacher')]
         labels = stack_labels(data_batch['data_samples']).to(logits[0].device)
         self.decisions.append(float(outputs['switokd.expert']))
         self.local_stats.append(switokd_statistics(*logits, labels).tolist())

@@ -102,18 +102,6 @@ class KDCL(OnlineDistill):
         if ensemble_strategy == 'general':
             self.register_buffer('general_weights',
                                  torch.full((len(names), ), 1.0 / len(names)))
-        views = getattr(self.data_preprocessor, 'num_views', None)
-        if views is not None and views != len(names):
-            raise ValueError(
-                f'model.data_preprocessor.num_views: {views} views for '
-                f'{len(names)} networks {names}; KDCL gives each network '
-                'its own view, set num_views (and the pipeline\'s '
-                f'num_views) to {len(names)}.')
-
-    def peer_logits(self, peer: str) -> Tensor:
-        """This step's recorded logits of ``peer``."""
-        recorders = unwrap(self.distiller).recorders[peer]
-        return recorders.get_recorder('logits').get_record_data()
 
     def step_data(self, data_samples: list) -> Dict[str, Tensor]:
         """The ensemble ``z_t`` of this step, computed once for all
@@ -125,7 +113,7 @@ class KDCL(OnlineDistill):
         Returns:
             dict: ``{'kdcl_ensemble': z_t}`` (detached).
         """
-        logits = [self.peer_logits(name) for name in self.peer_names]
+        logits = [self.record(name, 'logits') for name in self.peer_names]
         target = stack_labels(data_samples).to(logits[0].device)
         weights = getattr(self, 'general_weights', None)
         return {
@@ -162,7 +150,7 @@ class KDCL(OnlineDistill):
                 with distiller.recording(name):
                     self.peer(name)(
                         views[name], data['data_samples'], mode='tensor')
-                logits.append(self.peer_logits(name))
+                logits.append(self.record(name, 'logits'))
             target = stack_labels(data['data_samples']).to(device)
             batch_gram, batch_count = kdcl_error_gram(logits, target,
                                                       self.ignore_index)

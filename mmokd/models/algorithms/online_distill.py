@@ -117,6 +117,13 @@ class OnlineDistill(BaseModel):
             raise ValueError(
                 f'model.distiller.losses: {sorted(owners_frozen)} are frozen '
                 'and cannot own loss terms (they are not trained).')
+        views = getattr(self.data_preprocessor, 'num_views', None)
+        if views is not None and views != len(self.peer_names):
+            raise ValueError(
+                f'model.data_preprocessor.num_views: {views} views for '
+                f'{len(self.peer_names)} networks {self.peer_names}; each '
+                'network takes its own view, set num_views (and the '
+                f'pipeline\'s num_views) to {len(self.peer_names)}.')
         self._register_state_dict_hook(self._strip_wrapper_keys)
 
     @staticmethod
@@ -170,6 +177,12 @@ class OnlineDistill(BaseModel):
         for name in self.frozen_peers:
             self.peer(name).eval()
         return self
+
+    def record(self, peer: str, recorder: str) -> Tensor:
+        """What ``peer``'s recorder ``recorder`` recorded in this step
+        (e.g. ``'logits'``, which DML, SwitOKD and KDCL set up)."""
+        recorders = unwrap(self.distiller).recorders[peer]
+        return recorders.get_recorder(recorder).get_record_data()
 
     def peer(self, name: str) -> nn.Module:
         """The peer called ``name`` (possibly DDP-wrapped)."""

@@ -9,7 +9,7 @@ from mmokd.registry import MODELS
 from ..distillers import stack_labels
 from ..losses.functional import switokd_decision, switokd_statistics
 from .dml import DML
-from .online_distill import LossDict, unwrap
+from .online_distill import LossDict
 
 EPSILON_SOURCES = ('own', 'first_pair')
 
@@ -116,11 +116,6 @@ class SwitOKD(DML):
         if not pairs:
             raise ValueError('model.pairs: give at least one pair.')
 
-    def _logits(self, peer: str) -> Tensor:
-        """This step's recorded logits of ``peer``."""
-        recorders = unwrap(self.distiller).recorders[peer]
-        return recorders.get_recorder('logits').get_record_data()
-
     def decide(self, data_samples: list) -> List[tuple]:
         """Every pair's ``(expert, delta, G)``, identical on all ranks.
 
@@ -133,8 +128,8 @@ class SwitOKD(DML):
         target = stack_labels(data_samples)
         stats = torch.stack([
             switokd_statistics(
-                self._logits(student), self._logits(teacher), target)
-            for teacher, student in self.pairs
+                self.record(student, 'logits'), self.record(teacher, 'logits'),
+                target) for teacher, student in self.pairs
         ])
         all_reduce(stats)  # identical decisions on every rank
         first = stats[0] if self.epsilon_source == 'first_pair' else None
@@ -147,7 +142,7 @@ class SwitOKD(DML):
                         log_vars: Dict[str, Tensor]) -> List[str]:
         """Pauses the teachers, or their terms, of pairs in expert mode."""
         decisions = self.decide(data_samples)
-        device = self._logits(self.student_name).device
+        device = self.record(self.student_name, 'logits').device
         for (teacher, student), (expert, delta,
                                  gap) in zip(self.pairs, decisions):
             suffix = '' if len(self.pairs) == 1 else f'.{teacher}_{student}'

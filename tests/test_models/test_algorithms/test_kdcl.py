@@ -66,7 +66,7 @@ def test_each_network_learns_from_the_shared_minlogit_ensemble(num_peers):
     model = build(num_peers=num_peers)
     data = model.data_preprocessor(multi_view_batch(num_peers), True)
     losses = model.peer_losses(**data)
-    logits = [model.peer_logits(n).detach() for n in model.peer_names]
+    logits = [model.record(n, 'logits').detach() for n in model.peer_names]
     labels = torch.cat([s.gt_label for s in data['data_samples']])
     z_t = torch.stack([
         z - z[torch.arange(4), labels][:, None] for z in logits
@@ -84,7 +84,7 @@ def test_each_peer_gets_its_own_view():
     model.peer_losses(**data)
     for name, view in zip(model.peer_names, data['inputs']):
         direct = model.peer(name)(view, mode='tensor')
-        assert torch.allclose(model.peer_logits(name), direct, atol=1e-6)
+        assert torch.allclose(model.record(name, 'logits'), direct, atol=1e-6)
 
 
 def test_ensemble_is_computed_once_per_step(monkeypatch):
@@ -145,7 +145,7 @@ def test_general_weights_are_a_buffer_used_by_the_ensemble():
     model.general_weights.copy_(torch.tensor([0.8, 0.2]))
     data = model.data_preprocessor(multi_view_batch(), True)
     losses = model.peer_losses(**data)
-    z = [model.peer_logits(n).detach() for n in model.peer_names]
+    z = [model.record(n, 'logits').detach() for n in model.peer_names]
     z_t = 0.8 * z[0] + 0.2 * z[1]
     assert float(losses['teacher']['loss_kdcl']) == pytest.approx(
         0.5 * hand_kl(z_t, z[1], 2.0), rel=1e-5)
