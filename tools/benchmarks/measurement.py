@@ -5,6 +5,9 @@ and the median of each is reported, so machine noise affects them alike.
 Memory: each variant runs in its own subprocess; on CUDA the peak of
 ``torch.cuda.max_memory_allocated`` during its steps, on CPU the growth of
 the process's peak RSS from after building to after the steps.
+Operators: the ATen operators one step dispatches (forward, backward and
+optimizer), without the views, which launch no kernel: on a GPU whose
+step is launch-bound, time follows this count.
 """
 import json
 import resource
@@ -15,6 +18,7 @@ import time
 from typing import Callable, Dict, List, Sequence
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 Step = Callable[[dict], dict]
 
@@ -75,6 +79,36 @@ def median_times(steps: Dict[str, Step], data: dict, device: str, warmup: int,
             if round_idx >= warmup:
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+class _OperatorCounter(TorchDispatchMode):
+    """Counts the non-view ATen operators dispatched inside the block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        returns = func._schema.returns
+        alias = returns[0].alias_info if returns else None
+        if alias is None or alias.is_write:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def dispatched_operators(step: Step, data: dict) -> int:
+    """Non-view ATen operators of one training step.
+
+    Args:
+        step (Callable): One training step on ``data``.
+        data (dict): The batch.
+
+    Returns:
+        int: The count (each launches at least one kernel on a GPU).
+    """
+    with _OperatorCounter() as counter:
+        step(data)
+    return counter.count
 
 
 def memory_in_subprocesses(script: str, variants: Sequence[str],

@@ -61,11 +61,10 @@ def build_model(args: argparse.Namespace):
         model.load_state_dict(state.get('state_dict', state))
     else:
         model.init_weights()
-    mappings = model.distiller.loss_forward_mappings
-    if 'loss_adm_divergence' not in mappings.get('teacher', {}) and \
-            'loss_adm_consensus' not in mappings.get('student', {}):
+    if not getattr(model.distiller, 'attention_inputs', None):
         raise ValueError(f'{args.config}: model.distiller is not an '
-                         'ADMDistiller (no ADM terms to visualise).')
+                         'ADMDistiller with consensus or divergence terms '
+                         '(no ADM maps to visualise).')
     return model.eval()
 
 
@@ -77,14 +76,11 @@ def adm_maps(model, image: np.ndarray) -> List[np.ndarray]:
     for name in model.peer_names:
         with distiller.recording(name), torch.no_grad():
             model.peer(name)(data['inputs'], None, mode='tensor')
-    consensus = distiller.loss_forward_mappings['student'].get(
-        'loss_adm_consensus')
-    mapping = consensus or distiller.loss_forward_mappings['teacher'][
-        'loss_adm_divergence']
+    aligned_src, feat_t_src = next(iter(distiller.attention_inputs.values()))
     with torch.no_grad():
         cache: dict = {}
-        aligned = distiller.fetch(mapping['feat_s_aligned'], [], cache)
-        feat_t = distiller.fetch(mapping['feat_t'], [], cache)
+        aligned = distiller.fetch(aligned_src, [], cache)
+        feat_t = distiller.fetch(feat_t_src, [], cache)
         sim = adm_similarity(aligned, feat_t)
         attn_co, attn_di = adm_attention(aligned, feat_t)
     return [sim[0].numpy(), attn_co[0, 0].numpy(), attn_di[0, 0].numpy()]

@@ -1,7 +1,10 @@
 """Routing of ADM's terms between a teacher and a student."""
 import copy
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
+from torch import Tensor
+
+from mmokd.models.losses.functional import adm_attention
 from mmokd.registry import MODELS
 from .online_distiller import OnlineDistiller
 
@@ -43,7 +46,11 @@ class ADMDistiller(OnlineDistiller):
     student's map to the teacher's channels for ``L_feat`` and, when the
     channel counts differ, for the similarity map. The base method's own
     recorders and terms (e.g. DML's ``loss_dml``) are kept: this class is
-    merged into the base config's ``model.distiller`` by inheritance.
+    merged into the base config's ``model.distiller`` by inheritance. Each
+    pair's similarity and attention maps are computed once per step and
+    routed to both of its terms as ``dict(data='adm_consensus_attention')``
+    and ``dict(data='adm_divergence_attention')`` (suffixed
+    ``_{student}_{teacher}`` with several pairs).
 
     Example (CIFAR-100 ResNet32x4 / ResNet8x4, paper Sec. 5.1)::
 
@@ -146,10 +153,12 @@ class ADMDistiller(OnlineDistiller):
                     type='ModuleOutputs', source=src[peer])
 
         gt = dict(data='gt')
+        attention_inputs: Dict[str, Tuple[dict, dict]] = {}
         for pair in pairs:
             s, t = pair['student'], pair['teacher']
             s_sfx = f'_{t}' if len(pairs) > 1 else ''
             t_sfx = f'_{s}' if len(pairs) > 1 else ''
+            pair_sfx = f'_{s}_{t}' if len(pairs) > 1 else ''
             probe = gamma == 0 and channels[s] != channels[t]
             if probe and adapter_probe_weight <= 0:
                 raise ValueError(
@@ -189,31 +198,33 @@ class ADMDistiller(OnlineDistiller):
                     type='mmokd.ADMFeatureLoss', loss_weight=gamma)
                 mappings[s][f'loss_adm_feat{s_sfx}'] = dict(
                     feats_s_aligned=stages_s, feats_t=stages_t)
+            if alpha > 0 or beta > 0:
+                attention_inputs[pair_sfx] = (aligned, feat_t)
             if alpha > 0:
                 losses[s][f'loss_adm_consensus{s_sfx}'] = dict(
                     type='mmokd.ADMConsensusLoss',
                     loss_weight=alpha,
                     form=consensus_form,
-                    eps=eps,
                     ignore_index=ignore_index)
                 mappings[s][f'loss_adm_consensus{s_sfx}'] = dict(
                     feat_s=feat_s,
-                    feat_s_aligned=aligned,
-                    feat_t=feat_t,
-                    weight_s=ref(s, 'adm_weight'),
-                    bias_s=ref(s, 'adm_bias'),
+                    attn=dict(data=f'adm_consensus_attention{pair_sfx}'),
                     gt=gt,
-                    weight_t=ref(t, 'adm_weight'),
-                    bias_t=ref(t, 'adm_bias'))
+                    weight_s=ref(s, 'adm_weight'),
+                    bias_s=ref(s, 'adm_bias'))
+                if consensus_form == 'kd':
+                    mappings[s][f'loss_adm_consensus{s_sfx}'].update(
+                        feat_t=feat_t,
+                        weight_t=ref(t, 'adm_weight'),
+                        bias_t=ref(t, 'adm_bias'))
             if beta > 0:
                 losses[t][f'loss_adm_divergence{t_sfx}'] = dict(
                     type='mmokd.ADMDivergenceLoss',
                     loss_weight=beta,
-                    eps=eps,
                     ignore_index=ignore_index)
                 mappings[t][f'loss_adm_divergence{t_sfx}'] = dict(
                     feat_t=feat_t,
-                    feat_s_aligned=aligned,
+                    attn=dict(data=f'adm_divergence_attention{pair_sfx}'),
                     weight_t=ref(t, 'adm_weight'),
                     bias_t=ref(t, 'adm_bias'),
                     gt=gt)
@@ -226,3 +237,36 @@ class ADMDistiller(OnlineDistiller):
             loss_forward_mappings=mappings,
             connectors=connectors,
             **kwargs)
+        self.eps = eps
+        # {pair suffix: (adapted student map, teacher map) sources}.
+        self.attention_inputs = attention_inputs
+
+    @property
+    def derived_data_names(self) -> List[str]:
+        """Every pair's ``adm_{consensus,divergence}_attention`` names."""
+        return [
+            f'adm_{kind}_attention{sfx}' for sfx in self.attention_inputs
+            for kind in ('consensus', 'divergence')
+        ]
+
+    def derived_step_data(self, data_samples: List[Any],
+                          cache: Dict[Any, Any]) -> Dict[str, Tensor]:
+        """Each pair's two attention maps, from one similarity map.
+
+        Args:
+            data_samples (list): The batch's data samples.
+            cache (dict): This step's fetch cache; the adapted student map
+                is computed once and shared with the feature term.
+
+        Returns:
+            dict: ``{adm_consensus_attention[_s_t]: (B, 1, H, W),
+            adm_divergence_attention[_s_t]: (B, 1, H, W)}``.
+        """
+        maps = {}
+        for sfx, (aligned, feat_t) in self.attention_inputs.items():
+            consensus, divergence = adm_attention(
+                self.fetch(aligned, data_samples, cache),
+                self.fetch(feat_t, data_samples, cache), self.eps)
+            maps[f'adm_consensus_attention{sfx}'] = consensus
+            maps[f'adm_divergence_attention{sfx}'] = divergence
+        return maps

@@ -48,7 +48,8 @@ class OnlineDistiller(BaseModule):
       classification, ``(N, H, W)`` maps for segmentation);
     - ``dict(data=name)``: a tensor the algorithm computes once per step
       and shares between terms (its ``step_data_names``, e.g. KDCL's
-      ``'kdcl_ensemble'``).
+      ``'kdcl_ensemble'``), or one the distiller derives itself
+      (:attr:`derived_data_names`, e.g. ADM's attention maps).
 
     Example:
         >>> distiller = dict(
@@ -167,6 +168,26 @@ class OnlineDistiller(BaseModule):
                         f'a loss that {field}.losses.{owner} does not '
                         'define.')
 
+    @property
+    def derived_data_names(self) -> List[str]:
+        """Names of :meth:`derived_step_data`'s tensors; none here."""
+        return []
+
+    def derived_step_data(self, data_samples: List[Any],
+                          cache: Dict[Any, Any]) -> Dict[str, Tensor]:
+        """Tensors the distiller derives once per step from the records
+        and shares between its terms, routable as ``dict(data=name)``;
+        none here.
+
+        Args:
+            data_samples (list): The batch's data samples.
+            cache (dict): This step's fetch cache (see :meth:`fetch`).
+
+        Returns:
+            dict: ``{name: tensor}``.
+        """
+        return {}
+
     @staticmethod
     def _check_peer(peer: str, peers: Dict[str, nn.Module],
                     where: str) -> None:
@@ -180,7 +201,8 @@ class OnlineDistiller(BaseModule):
                       where: str) -> None:
         """Raises if a mapping source names no known peer or recorder."""
         if 'data' in source:
-            known = ('gt', ) + self.step_data_names
+            known = ('gt', ) + self.step_data_names + \
+                tuple(self.derived_data_names)
             if source['data'] not in known:
                 raise ValueError(f'{where}: dict(data=...) must name one '
                                  f'of {list(known)}, got {source}.')
@@ -261,7 +283,8 @@ class OnlineDistiller(BaseModule):
         Returns:
             dict: ``{owner peer: {loss name: weighted loss}}``.
         """
-        cache: Dict[Any, Any] = {'step_data': step_data or {}}
+        cache: Dict[Any, Any] = {'step_data': dict(step_data or {})}
+        cache['step_data'].update(self.derived_step_data(data_samples, cache))
         results: Dict[str, Dict[str, Tensor]] = {}
         for owner, losses in self.losses.items():
             mappings = self.loss_forward_mappings[owner]

@@ -14,23 +14,24 @@ pooling).
 """
 from typing import Optional, Sequence
 
+import torch
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .functional import (adm_attention, adm_consensus_loss,
-                         adm_divergence_loss, adm_feature_loss,
-                         attended_logits, dml_kl)
+from .functional import (adm_consensus_loss, adm_divergence_loss,
+                         adm_feature_loss, attended_logits, dml_kl)
 
 
 @MODELS.register_module()
 class ADMConsensusLoss(nn.Module):
     """Consensus learning, owned by the student (ADM, Eq. 7).
 
-    The student's own classifier on ``ReLU(F_s)`` re-weighted by
-    ``(1 + S) / (1 + mean S)``: regions where student and teacher agree
-    count more. ``form='kd'`` is the paper's Table 15 / Eq. 11 variant: KL
-    from the teacher's classifier on its equally re-weighted features
-    (detached) instead of the label.
+    The student's own classifier on ``ReLU(F_s)`` re-weighted by the
+    consensus map ``(1 + S) / (1 + mean S)`` (:func:`adm_attention`, which
+    :class:`ADMDistiller` computes once per step and pair): regions where
+    student and teacher agree count more. ``form='kd'`` is the paper's
+    Table 15 / Eq. 11 variant: KL from the teacher's classifier on its
+    equally re-weighted features (no gradient) instead of the label.
 
     Config example::
 
@@ -41,7 +42,6 @@ class ADMConsensusLoss(nn.Module):
         loss_weight (float): ``alpha``.
         form (str): ``'ce'`` (Eq. 7, default) or ``'kd'`` (Eq. 11).
         tau (float): Temperature of the ``'kd'`` form.
-        eps (float): Added to the attention means (appendix A: 1e-5).
         ignore_index (int): Ignored label for segmentation.
     """
 
@@ -49,7 +49,6 @@ class ADMConsensusLoss(nn.Module):
                  loss_weight: float = 1.0,
                  form: str = 'ce',
                  tau: float = 1.0,
-                 eps: float = 1e-5,
                  ignore_index: int = 255) -> None:
         super().__init__()
         if form not in ('ce', 'kd'):
@@ -58,43 +57,40 @@ class ADMConsensusLoss(nn.Module):
         self.loss_weight = loss_weight
         self.form = form
         self.tau = tau
-        self.eps = eps
         self.ignore_index = ignore_index
 
     def forward(self,
                 feat_s: Tensor,
-                feat_s_aligned: Tensor,
-                feat_t: Tensor,
+                attn: Tensor,
                 weight_s: Tensor,
                 bias_s: Optional[Tensor],
                 gt: Tensor,
+                feat_t: Optional[Tensor] = None,
                 weight_t: Optional[Tensor] = None,
                 bias_t: Optional[Tensor] = None) -> Tensor:
         """Computes ``alpha * L_co``.
 
         Args:
             feat_s (Tensor): Student penultimate map.
-            feat_s_aligned (Tensor): It in the teacher's channel space.
-            feat_t (Tensor): Teacher penultimate map.
+            attn (Tensor): Consensus attention map ``(B, 1, H, W)``.
             weight_s (Tensor): Student classifier weight.
             bias_s (Tensor, optional): Student classifier bias.
             gt (Tensor): Labels.
-            weight_t (Tensor, optional): Teacher classifier weight
-                (``'kd'`` form).
+            feat_t (Tensor, optional): Teacher penultimate map (``'kd'``
+                form).
+            weight_t (Tensor, optional): Teacher classifier weight.
             bias_t (Tensor, optional): Teacher classifier bias.
 
         Returns:
             Tensor: The weighted loss.
         """
         if self.form == 'ce':
-            loss = adm_consensus_loss(feat_s, feat_s_aligned, feat_t, weight_s,
-                                      bias_s, gt, self.eps, self.ignore_index)
+            loss = adm_consensus_loss(feat_s, attn, weight_s, bias_s, gt,
+                                      self.ignore_index)
         else:
-            attn, _ = adm_attention(feat_s_aligned, feat_t, self.eps)
             logits_s = attended_logits(feat_s, attn, weight_s, bias_s)
-            logits_t = attended_logits(
-                feat_t.detach(), attn, weight_t.detach(),
-                None if bias_t is None else bias_t.detach())
+            with torch.no_grad():
+                logits_t = attended_logits(feat_t, attn, weight_t, bias_t)
             mask = gt == self.ignore_index if logits_s.dim() == 4 else None
             loss = dml_kl(logits_s, logits_t, self.tau, mask)
         return self.loss_weight * loss
@@ -104,9 +100,10 @@ class ADMConsensusLoss(nn.Module):
 class ADMDivergenceLoss(nn.Module):
     """Divergence learning, owned by the teacher (ADM, Eq. 8).
 
-    The teacher's own classifier on ``ReLU(F_t)`` re-weighted by
-    ``(1 - S) / (1 - mean S)``: regions where the teacher differs from the
-    student count more, which keeps the teacher's features diverse.
+    The teacher's own classifier on ``ReLU(F_t)`` re-weighted by the
+    divergence map ``(1 - S) / (1 - mean S)`` (:func:`adm_attention`):
+    regions where the teacher differs from the student count more, which
+    keeps the teacher's features diverse.
 
     Config example::
 
@@ -115,27 +112,23 @@ class ADMDivergenceLoss(nn.Module):
 
     Args:
         loss_weight (float): ``beta``.
-        eps (float): Added to the attention means (appendix A: 1e-5).
         ignore_index (int): Ignored label for segmentation.
     """
 
     def __init__(self,
                  loss_weight: float = 1.0,
-                 eps: float = 1e-5,
                  ignore_index: int = 255) -> None:
         super().__init__()
         self.loss_weight = loss_weight
-        self.eps = eps
         self.ignore_index = ignore_index
 
-    def forward(self, feat_t: Tensor, feat_s_aligned: Tensor, weight_t: Tensor,
+    def forward(self, feat_t: Tensor, attn: Tensor, weight_t: Tensor,
                 bias_t: Optional[Tensor], gt: Tensor) -> Tensor:
         """Computes ``beta * L_di``.
 
         Args:
             feat_t (Tensor): Teacher penultimate map.
-            feat_s_aligned (Tensor): Student map in the teacher's channel
-                space (only for the detached similarity).
+            attn (Tensor): Divergence attention map ``(B, 1, H, W)``.
             weight_t (Tensor): Teacher classifier weight.
             bias_t (Tensor, optional): Teacher classifier bias.
             gt (Tensor): Labels.
@@ -144,8 +137,7 @@ class ADMDivergenceLoss(nn.Module):
             Tensor: The weighted loss.
         """
         return self.loss_weight * adm_divergence_loss(
-            feat_t, feat_s_aligned, weight_t, bias_t, gt, self.eps,
-            self.ignore_index)
+            feat_t, attn, weight_t, bias_t, gt, self.ignore_index)
 
 
 @MODELS.register_module()
@@ -180,4 +172,4 @@ class ADMFeatureLoss(nn.Module):
         Returns:
             Tensor: The weighted loss.
         """
-        return self.loss_weight * adm_feature_loss(feats_s_aligned, feats_t)
+        return adm_feature_loss(feats_s_aligned, feats_t, self.loss_weight)

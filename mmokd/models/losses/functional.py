@@ -72,11 +72,13 @@ def dml_kl(logits_s: Tensor,
         Tensor: Scalar loss; 0 when every pixel is ignored.
     """
     logits_t = resize_like(logits_t.detach(), logits_s)
-    log_p_s = F.log_softmax(logits_s / tau, dim=1)
-    log_p_t = F.log_softmax(logits_t / tau, dim=1)
+    if tau != 1:
+        logits_s, logits_t = logits_s / tau, logits_t / tau
+    log_p_s = F.log_softmax(logits_s, dim=1)
+    log_p_t = F.log_softmax(logits_t, dim=1)
     kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)
     if ignore_mask is None:
-        return tau**2 * kl.mean()
+        return kl.mean() if tau == 1 else tau**2 * kl.mean()
     if kl.dim() != 3:
         raise ValueError('dml_kl: ignore_mask needs dense (N, C, H, W) '
                          f'logits, got shape {tuple(logits_s.shape)}.')
@@ -90,7 +92,8 @@ def adm_similarity(feat_s: Tensor, feat_t: Tensor) -> Tensor:
 
     ADM (Chen et al., ICML 2025), Eq. 6: ``S_ij = <F^t_ij, F^s_ij> /
     (||F^t_ij|| ||F^s_ij||)``. A student map of another spatial size is
-    resized bilinearly to the teacher's.
+    resized bilinearly to the teacher's. Computed without autograd, in
+    eight kernels (a position where either map is all zero gets 0).
 
     Args:
         feat_s (Tensor): ``(B, C, H_s, W_s)`` student map, already in the
@@ -101,15 +104,12 @@ def adm_similarity(feat_s: Tensor, feat_t: Tensor) -> Tensor:
         Tensor: ``(B, H, W)`` similarity, clamped to ``[-1, 1]`` against
         rounding (so both attention maps are non-negative), no gradient.
     """
-    feat_s = resize_like(feat_s.detach(), feat_t)
-    sim = F.cosine_similarity(feat_s, feat_t.detach(), dim=1)
-    return sim.clamp(-1.0, 1.0)
-
-
-def _normalised(values: Tensor, eps: float) -> Tensor:
-    """``values / (mean over H, W + eps)``, shaped ``(B, 1, H, W)``."""
-    mean = values.mean(dim=(1, 2), keepdim=True)
-    return (values / (mean + eps)).unsqueeze(1)
+    with torch.no_grad():
+        feat_s = resize_like(feat_s, feat_t)
+        dot = (feat_s * feat_t).sum(dim=1)
+        norms = torch.linalg.vector_norm(feat_s, dim=1) * \
+            torch.linalg.vector_norm(feat_t, dim=1)
+        return (dot / norms.clamp_min(1e-12)).clamp_(-1.0, 1.0)
 
 
 def adm_attention(feat_s: Tensor,
@@ -124,6 +124,7 @@ def adm_attention(feat_s: Tensor,
     differ). Normalised per sample over H and W (the appendix pseudo-code
     divides a ``(B, H, W)`` map by a ``(B, 1, 1, 1)`` mean, which
     broadcasts to ``(B, B, H, W)``; this is the intended per-sample form).
+    Both maps come from one similarity map and one mean.
 
     Args:
         feat_s (Tensor): Student map in the teacher's channel space.
@@ -134,18 +135,22 @@ def adm_attention(feat_s: Tensor,
         tuple[Tensor, Tensor]: ``(attn_consensus, attn_divergence)``, each
         ``(B, 1, H, W)`` with per-sample spatial mean ~1, no gradient.
     """
-    sim = adm_similarity(feat_s, feat_t)
-    return _normalised(1 + sim, eps), _normalised(1 - sim, eps)
+    sim = adm_similarity(feat_s, feat_t).unsqueeze(1)
+    with torch.no_grad():
+        mean = sim.mean(dim=(2, 3), keepdim=True)
+        return ((sim + 1) / (mean + (1 + eps)), (1 - sim) / ((1 + eps) - mean))
 
 
 def attended_logits(feat: Tensor, attn: Tensor, weight: Tensor,
                     bias: Optional[Tensor]) -> Tensor:
     """A network's own classifier on its attention-weighted features.
 
-    Classification (``weight`` ``(K, C)``): ``W(GAP(ReLU(F) * A)) + b``.
-    Segmentation (``weight`` ``(K, C, 1, 1)``, the decode head's
-    ``conv_seg``): the same classifier per pixel on ``ReLU(F) * A``.
-    An attention map of another size is resized bilinearly to ``feat``.
+    Classification (``weight`` ``(K, C)``): ``W(GAP(ReLU(F) * A)) + b``,
+    the re-weighted pooling done as one batched product
+    ``ReLU(F) @ A / HW``. Segmentation (``weight`` ``(K, C, 1, 1)``, the
+    decode head's ``conv_seg``): the same classifier per pixel on
+    ``ReLU(F) * A``. An attention map of another size is resized
+    bilinearly to ``feat``; it carries no gradient.
 
     Args:
         feat (Tensor): ``(B, C, H, W)`` features.
@@ -156,10 +161,14 @@ def attended_logits(feat: Tensor, attn: Tensor, weight: Tensor,
     Returns:
         Tensor: ``(B, K)`` or ``(B, K, H, W)`` logits.
     """
-    weighted = F.relu(feat) * resize_like(attn, feat)
-    if weight.dim() == 2:
-        return F.linear(weighted.mean(dim=(2, 3)), weight, bias)
-    return F.conv2d(weighted, weight, bias)
+    if weight.dim() == 4:
+        attn = resize_like(attn, feat).detach()
+        return F.conv2d(F.relu(feat) * attn, weight, bias)
+    with torch.no_grad():
+        attn = resize_like(attn, feat)
+        pool = attn.flatten(1).unsqueeze(2) / (attn.shape[2] * attn.shape[3])
+    pooled = torch.bmm(F.relu(feat).flatten(2), pool).squeeze(2)
+    return F.linear(pooled, weight, bias)
 
 
 def dense_cross_entropy(logits: Tensor,
@@ -167,18 +176,22 @@ def dense_cross_entropy(logits: Tensor,
                         ignore_index: int = 255) -> Tensor:
     """Cross-entropy for ``(B, K)`` or ``(B, K, h, w)`` logits.
 
-    Dense labels at another resolution are resized to the logits by
-    nearest neighbour; ``ignore_index`` pixels are left out.
+    Classification: the mean over the batch (every class index is a
+    label; ImageNet's class 255 is not ignored). Dense labels at another
+    resolution are resized to the logits by nearest neighbour;
+    ``ignore_index`` pixels are left out.
 
     Args:
         logits (Tensor): Logits.
         target (Tensor): ``(B,)`` classes or ``(B, H, W)`` label maps.
-        ignore_index (int): Ignored label. Defaults to 255.
+        ignore_index (int): Ignored label of dense maps. Defaults to 255.
 
     Returns:
-        Tensor: Mean loss over the labelled samples / pixels (0 if none).
+        Tensor: Mean loss over the samples / labelled pixels (0 if none).
     """
-    if logits.dim() == 4 and target.shape[-2:] != logits.shape[-2:]:
+    if logits.dim() == 2:
+        return F.cross_entropy(logits, target)
+    if target.shape[-2:] != logits.shape[-2:]:
         target = F.interpolate(
             target[:, None].float(), size=logits.shape[2:],
             mode='nearest')[:, 0].long()
@@ -189,44 +202,41 @@ def dense_cross_entropy(logits: Tensor,
 
 
 def adm_consensus_loss(feat_s: Tensor,
-                       feat_s_aligned: Tensor,
-                       feat_t: Tensor,
+                       attn_consensus: Tensor,
                        weight_s: Tensor,
                        bias_s: Optional[Tensor],
                        target: Tensor,
-                       eps: float = 1e-5,
                        ignore_index: int = 255) -> Tensor:
     """ADM consensus learning for the student (ICML 2025, Eq. 7).
 
     ``CE(W_s(GAP(ReLU(F_s) * (1 + S) / (1 + mean S))), y)``.
 
+    Example::
+
+        attn_co, attn_di = adm_attention(feat_s_aligned, feat_t)
+        loss = adm_consensus_loss(feat_s, attn_co, fc.weight, fc.bias, y)
+
     Args:
         feat_s (Tensor): Student's penultimate map ``F_s``.
-        feat_s_aligned (Tensor): ``F_s`` in the teacher's channel space
-            (through the adapter; ``feat_s`` itself when channels match),
-            used only for ``S``.
-        feat_t (Tensor): Teacher's penultimate map ``F_t``.
+        attn_consensus (Tensor): The first map of :func:`adm_attention`.
         weight_s (Tensor): Student classifier weight.
         bias_s (Tensor, optional): Student classifier bias.
         target (Tensor): Labels.
-        eps (float): See :func:`adm_attention`.
         ignore_index (int): Ignored label (segmentation).
 
     Returns:
         Tensor: The loss; gradient reaches only ``feat_s`` and the student
         classifier.
     """
-    attn, _ = adm_attention(feat_s_aligned, feat_t, eps)
-    logits = attended_logits(feat_s, attn, weight_s, bias_s)
+    logits = attended_logits(feat_s, attn_consensus, weight_s, bias_s)
     return dense_cross_entropy(logits, target, ignore_index)
 
 
 def adm_divergence_loss(feat_t: Tensor,
-                        feat_s_aligned: Tensor,
+                        attn_divergence: Tensor,
                         weight_t: Tensor,
                         bias_t: Optional[Tensor],
                         target: Tensor,
-                        eps: float = 1e-5,
                         ignore_index: int = 255) -> Tensor:
     """ADM divergence learning for the teacher (ICML 2025, Eq. 8).
 
@@ -234,25 +244,23 @@ def adm_divergence_loss(feat_t: Tensor,
 
     Args:
         feat_t (Tensor): Teacher's penultimate map ``F_t``.
-        feat_s_aligned (Tensor): Student map in the teacher's channel
-            space, used only for ``S``.
+        attn_divergence (Tensor): The second map of :func:`adm_attention`.
         weight_t (Tensor): Teacher classifier weight.
         bias_t (Tensor, optional): Teacher classifier bias.
         target (Tensor): Labels.
-        eps (float): See :func:`adm_attention`.
         ignore_index (int): Ignored label (segmentation).
 
     Returns:
         Tensor: The loss; gradient reaches only ``feat_t`` and the teacher
         classifier.
     """
-    _, attn = adm_attention(feat_s_aligned, feat_t, eps)
-    logits = attended_logits(feat_t, attn, weight_t, bias_t)
+    logits = attended_logits(feat_t, attn_divergence, weight_t, bias_t)
     return dense_cross_entropy(logits, target, ignore_index)
 
 
 def adm_feature_loss(feats_s_aligned: Sequence[Tensor],
-                     feats_t: Sequence[Tensor]) -> Tensor:
+                     feats_t: Sequence[Tensor],
+                     scale: float = 1.0) -> Tensor:
     """ADM feature distillation for the student (ICML 2025, Eq. 5, App. A).
 
     ``sum_i 1/2^(N-i+1) * MSE(phi_i(F^s_i), F^t_i)`` over the ``N`` stages
@@ -264,6 +272,7 @@ def adm_feature_loss(feats_s_aligned: Sequence[Tensor],
     Args:
         feats_s_aligned (list[Tensor]): Adapted student maps.
         feats_t (list[Tensor]): Teacher maps, same order.
+        scale (float): Multiplies every stage weight (``gamma``).
 
     Returns:
         Tensor: The weighted sum.
@@ -273,9 +282,11 @@ def adm_feature_loss(feats_s_aligned: Sequence[Tensor],
                          f'{len(feats_s_aligned)} student and '
                          f'{len(feats_t)} teacher stages.')
     num = len(feats_t)
-    return sum(
-        F.mse_loss(resize_like(s, t), t.detach()) / 2**(num - i + 1)
-        for i, (s, t) in enumerate(zip(feats_s_aligned, feats_t), start=1))
+    terms = [
+        F.mse_loss(resize_like(s, t), t.detach()) * (scale / 2**(num - i + 1))
+        for i, (s, t) in enumerate(zip(feats_s_aligned, feats_t), start=1)
+    ]
+    return sum(terms[1:], terms[0])
 
 
 def _probs_and_onehot(logits: Tensor, target: Tensor,

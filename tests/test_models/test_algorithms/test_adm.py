@@ -4,8 +4,11 @@ import torch
 from mmengine.optim import OptimWrapperDict
 
 from mmokd.engine import PeerOptimWrapperConstructor
+from mmokd.models.distillers import adm_distiller
+from mmokd.models.losses import (adm_attention, adm_consensus_loss,
+                                 adm_divergence_loss)
 from mmokd.registry import MODELS
-from tests.toy_models import batch, dml_config
+from tests.toy_models import batch, dml_config, tiny_classifier
 
 # Student width 8 -> 64 channels, teacher width 16 -> 128 channels.
 ADM = dict(
@@ -77,6 +80,43 @@ def test_logged_terms_and_adapter_trained_with_the_student():
                for b, p in zip(before, adapter.parameters()))
 
 
+@pytest.mark.parametrize('pairs', [1, 2])
+def test_attention_is_computed_once_per_pair_and_step(monkeypatch, pairs):
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return adm_attention(*args, **kwargs)
+
+    monkeypatch.setattr(adm_distiller, 'adm_attention', counting)
+    model = build_two_teachers() if pairs == 2 else build()
+    data = model.data_preprocessor(batch(), True)
+    model.peer_losses(**data)
+    assert len(calls) == pairs
+
+
+def test_terms_equal_the_functions_on_the_recorded_features():
+    """Consensus and divergence from one attention, through the adapter."""
+    model = build()
+    data = model.data_preprocessor(batch(), True)
+    losses = model.peer_losses(**data)
+    student, teacher = model.student, model.teacher
+    adapter = model.distiller.connectors['student']['adm_adapter']
+    labels = torch.cat([s.gt_label for s in data['data_samples']])
+    with torch.no_grad():  # BN in train mode: batch statistics again
+        feat_s = student.backbone(data['inputs'])[-1]
+        feat_t = teacher.backbone(data['inputs'])[-1]
+        attn_co, attn_di = adm_attention(adapter(feat_s), feat_t)
+        consensus = 0.5 * adm_consensus_loss(
+            feat_s, attn_co, student.head.fc.weight, student.head.fc.bias,
+            labels)
+        divergence = 0.5 * adm_divergence_loss(
+            feat_t, attn_di, teacher.head.fc.weight, teacher.head.fc.bias,
+            labels)
+    assert torch.allclose(losses['student']['loss_adm_consensus'], consensus)
+    assert torch.allclose(losses['teacher']['loss_adm_divergence'], divergence)
+
+
 def test_missing_connector_names_the_field():
     cfg = dml_config(
         distiller=dict(
@@ -97,7 +137,7 @@ def test_missing_connector_names_the_field():
         MODELS.build(cfg)
 
 
-def test_two_teachers_one_student_gets_adm_per_pair():
+def build_two_teachers():
     cfg = dml_config(
         distiller=dict(
             ADM,
@@ -106,10 +146,18 @@ def test_two_teachers_one_student_gets_adm_per_pair():
                 dict(teacher='teacher', student='student'),
                 dict(teacher='teacher2', student='student')
             ]))
-    from tests.toy_models import tiny_classifier
     cfg['peers']['teacher2'] = tiny_classifier(width=4)
     torch.manual_seed(0)
-    model = MODELS.build(cfg)
+    return MODELS.build(cfg)
+
+
+def test_two_teachers_one_student_gets_adm_per_pair():
+    model = build_two_teachers()
+    assert set(model.distiller.derived_data_names) == {
+        f'adm_{kind}_attention_student_{t}'
+        for kind in ('consensus', 'divergence')
+        for t in ('teacher', 'teacher2')
+    }
     data = model.data_preprocessor(batch(), True)
     losses = model.peer_losses(**data)
     assert {

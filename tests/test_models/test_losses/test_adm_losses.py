@@ -61,9 +61,10 @@ def test_consensus_and_divergence_match_numpy(tensors):
     co, di = np_attention(t['fs'], t['ft'])
     expected_co = np_attended_ce(t['fs'], co, t['w'], t['b'], t['y'])
     expected_di = np_attended_ce(t['ft'], di, t['w'], t['b'], t['y'])
-    got_co = adm_consensus_loss(tensors['fs'], tensors['fs'], tensors['ft'],
-                                tensors['w'], tensors['b'], tensors['y'])
-    got_di = adm_divergence_loss(tensors['ft'], tensors['fs'], tensors['w'],
+    attn_co, attn_di = adm_attention(tensors['fs'], tensors['ft'])
+    got_co = adm_consensus_loss(tensors['fs'], attn_co, tensors['w'],
+                                tensors['b'], tensors['y'])
+    got_di = adm_divergence_loss(tensors['ft'], attn_di, tensors['w'],
                                  tensors['b'], tensors['y'])
     assert got_co.item() == pytest.approx(expected_co, rel=1e-5)
     assert got_di.item() == pytest.approx(expected_di, rel=1e-5)
@@ -83,7 +84,7 @@ def test_dense_form_uses_the_classifier_per_pixel(tensors):
     flat = logits.transpose(0, 2, 3, 1).reshape(-1, 7)
     keep = small.reshape(-1) != 255
     expected = np_ce(flat[keep], small.reshape(-1)[keep])
-    got = adm_consensus_loss(fs, fs, ft, w4, tensors['b'], y)
+    got = adm_consensus_loss(fs, adm_attention(fs, ft)[0], w4, tensors['b'], y)
     assert got.item() == pytest.approx(expected, rel=1e-5)
 
 
@@ -98,8 +99,7 @@ def test_identical_features_give_uniform_consensus_and_zero_divergence(
     plain = torch.nn.functional.cross_entropy(
         torch.relu(fs).mean((2, 3)) @ tensors['w'].T + tensors['b'],
         tensors['y'])
-    got = adm_consensus_loss(fs, fs, fs.clone(), tensors['w'], tensors['b'],
-                             tensors['y'])
+    got = adm_consensus_loss(fs, co, tensors['w'], tensors['b'], tensors['y'])
     assert got.item() == pytest.approx(plain.item(), rel=1e-3)
 
 
@@ -107,14 +107,14 @@ def test_similarity_carries_no_gradient(tensors):
     fs = tensors['fs'].clone().requires_grad_()
     ft = tensors['ft'].clone().requires_grad_()
     aligned = fs * 2
-    adm_consensus_loss(fs, aligned, ft, tensors['w'], tensors['b'],
+    attn_co, attn_di = adm_attention(aligned, ft)
+    assert not attn_co.requires_grad and not attn_di.requires_grad
+    adm_consensus_loss(fs, attn_co, tensors['w'], tensors['b'],
                        tensors['y']).backward()
-    assert ft.grad is None
-    fs2 = tensors['fs'].clone().requires_grad_()
-    ft2 = tensors['ft'].clone().requires_grad_()
-    adm_divergence_loss(ft2, fs2, tensors['w'], tensors['b'],
+    assert ft.grad is None and fs.grad.abs().sum() > 0
+    adm_divergence_loss(ft, attn_di, tensors['w'], tensors['b'],
                         tensors['y']).backward()
-    assert fs2.grad is None and ft2.grad.abs().sum() > 0
+    assert ft.grad.abs().sum() > 0
 
 
 def test_feature_loss_weights_deepest_stage_one_half():
@@ -139,6 +139,27 @@ def test_kd_form_matches_hand_composition(tensors):
     logits_s = (torch.relu(fs) * co).mean((2, 3)) @ w.T + b
     logits_t = (torch.relu(ft) * co).mean((2, 3)) @ w.T + b
     loss = ADMConsensusLoss(
-        loss_weight=0.5, form='kd')(fs, fs, ft, w, b, y, w, b)
+        loss_weight=0.5, form='kd')(fs, co, w, b, y, ft, w, b)
     assert loss.item() == pytest.approx(
         0.5 * dml_kl(logits_s, logits_t).item(), rel=1e-5)
+
+
+def test_classification_cross_entropy_keeps_class_255():
+    """ImageNet has a class 255: only dense label maps ignore it."""
+    from mmokd.models.losses.functional import dense_cross_entropy
+    logits = torch.randn(3, 300, generator=torch.Generator().manual_seed(2))
+    target = torch.tensor([255, 3, 299])
+    expected = np_ce(logits.numpy(), target.numpy())
+    assert dense_cross_entropy(logits, target).item() == pytest.approx(
+        expected, rel=1e-5)
+
+
+def test_attention_of_another_size_is_resized_to_the_features(tensors):
+    fs, w, b, y = (tensors[k] for k in ('fs', 'w', 'b', 'y'))
+    small = torch.rand(3, 1, 5, 3) + 0.5
+    resized = torch.nn.functional.interpolate(
+        small, size=(5, 6), mode='bilinear', align_corners=False)
+    expected = np_attended_ce(fs.numpy(), resized.numpy(), w.numpy(),
+                              b.numpy(), y.numpy())
+    got = adm_consensus_loss(fs, small, w, b, y)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
