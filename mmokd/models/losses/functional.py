@@ -292,7 +292,8 @@ def adm_feature_loss(feats_s_aligned: Sequence[Tensor],
 def _probs_and_onehot(logits: Tensor, target: Tensor,
                       ignore_index: int) -> Tuple[Tensor, Tensor, Tensor]:
     """Softmax probabilities, one-hot labels and a validity mask, with the
-    class axis last: ``(M, C)`` for ``M`` samples or pixels."""
+    class axis last: ``(M, C)`` for ``M`` samples or pixels. Only dense
+    labels are ever ignored (class 255 is a real ImageNet class)."""
     if logits.dim() == 4:
         if target.shape[-2:] != logits.shape[-2:]:
             target = F.interpolate(
@@ -300,7 +301,9 @@ def _probs_and_onehot(logits: Tensor, target: Tensor,
                 mode='nearest')[:, 0].long()
         logits = logits.permute(0, 2, 3, 1).flatten(0, 2)
         target = target.flatten()
-    valid = target != ignore_index
+        valid = target != ignore_index
+    else:
+        valid = torch.ones_like(target, dtype=torch.bool)
     onehot = F.one_hot(target.clamp(0, logits.shape[1] - 1),
                        logits.shape[1]).float()
     return logits.softmax(dim=1), onehot, valid

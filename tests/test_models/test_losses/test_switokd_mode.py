@@ -99,3 +99,17 @@ def test_dense_statistics_skip_ignored_pixels():
         zt.permute(0, 2, 3, 1).reshape(4, 3)[[0, 2, 3]],
         torch.tensor([0, 1, 2]))
     assert torch.allclose(stats, flat)
+
+
+def test_classification_statistics_keep_class_255():
+    """Class 255 is a real ImageNet class; only dense labels are ignored."""
+    gen = torch.Generator().manual_seed(3)
+    zs, zt = torch.randn(3, 300, generator=gen), torch.randn(
+        3, 300, generator=gen)
+    y = torch.tensor([255, 3, 299])
+    expert, delta, gap = switokd_mode(zs, zt, y)
+    ref = np_rule(zs.double().numpy(), zt.double().numpy(), y.numpy())
+    assert switokd_statistics(zs, zt, y)[3].item() == 3
+    assert expert == ref[0]
+    assert delta == pytest.approx(ref[1], rel=1e-5)
+    assert gap == pytest.approx(ref[2], rel=1e-5)
