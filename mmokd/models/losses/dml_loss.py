@@ -1,7 +1,6 @@
 """Deep Mutual Learning loss (Zhang et al., CVPR 2018)."""
 from typing import Optional, Sequence, Union
 
-import torch
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
@@ -68,7 +67,8 @@ class DMLLoss(nn.Module):
         if gt is not None and preds_S.dim() == 4:
             ignore_mask = gt == self.ignore_index
         terms = [dml_kl(preds_S, p, self.tau, ignore_mask) for p in peers]
-        loss = torch.stack(terms).sum()
+        loss = sum(terms[1:], terms[0])
+        scale = self.loss_weight
         if self.peer_reduction == 'mean':
-            loss = loss / len(terms)
-        return self.loss_weight * loss
+            scale /= len(terms)
+        return loss if scale == 1 else scale * loss
