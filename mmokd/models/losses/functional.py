@@ -92,8 +92,10 @@ def adm_similarity(feat_s: Tensor, feat_t: Tensor) -> Tensor:
 
     ADM (Chen et al., ICML 2025), Eq. 6: ``S_ij = <F^t_ij, F^s_ij> /
     (||F^t_ij|| ||F^s_ij||)``. A student map of another spatial size is
-    resized bilinearly to the teacher's. Computed without autograd, in
-    eight kernels (a position where either map is all zero gets 0).
+    resized bilinearly to the teacher's. Computed without autograd and in
+    float32 whatever the maps' type (under AMP a half-precision norm
+    product underflows where ReLU features are all zero); such a position
+    gets 0.
 
     Args:
         feat_s (Tensor): ``(B, C, H_s, W_s)`` student map, already in the
@@ -102,10 +104,12 @@ def adm_similarity(feat_s: Tensor, feat_t: Tensor) -> Tensor:
 
     Returns:
         Tensor: ``(B, H, W)`` similarity, clamped to ``[-1, 1]`` against
-        rounding (so both attention maps are non-negative), no gradient.
+        rounding (so both attention maps are non-negative), float32, no
+        gradient.
     """
     with torch.no_grad():
-        feat_s = resize_like(feat_s, feat_t)
+        feat_s = resize_like(feat_s, feat_t).float()
+        feat_t = feat_t.float()
         dot = (feat_s * feat_t).sum(dim=1)
         norms = torch.linalg.vector_norm(feat_s, dim=1) * \
             torch.linalg.vector_norm(feat_t, dim=1)
@@ -150,7 +154,7 @@ def attended_logits(feat: Tensor, attn: Tensor, weight: Tensor,
     ``ReLU(F) @ A / HW``. Segmentation (``weight`` ``(K, C, 1, 1)``, the
     decode head's ``conv_seg``): the same classifier per pixel on
     ``ReLU(F) * A``. An attention map of another size is resized
-    bilinearly to ``feat``; it carries no gradient.
+    bilinearly to ``feat``, and cast to its type; it carries no gradient.
 
     Args:
         feat (Tensor): ``(B, C, H, W)`` features.
@@ -162,11 +166,12 @@ def attended_logits(feat: Tensor, attn: Tensor, weight: Tensor,
         Tensor: ``(B, K)`` or ``(B, K, H, W)`` logits.
     """
     if weight.dim() == 4:
-        attn = resize_like(attn, feat).detach()
+        attn = resize_like(attn, feat).detach().to(feat.dtype)
         return F.conv2d(F.relu(feat) * attn, weight, bias)
     with torch.no_grad():
         attn = resize_like(attn, feat)
         pool = attn.flatten(1).unsqueeze(2) / (attn.shape[2] * attn.shape[3])
+        pool = pool.to(feat.dtype)
     pooled = torch.bmm(F.relu(feat).flatten(2), pool).squeeze(2)
     return F.linear(pooled, weight, bias)
 

@@ -6,6 +6,7 @@ import torch
 from mmokd.models.losses import (ADMConsensusLoss, adm_attention,
                                  adm_consensus_loss, adm_divergence_loss,
                                  adm_feature_loss, dml_kl)
+from mmokd.models.losses.functional import attended_logits
 
 
 def np_similarity(fs, ft):
@@ -163,3 +164,21 @@ def test_attention_of_another_size_is_resized_to_the_features(tensors):
                               b.numpy(), y.numpy())
     got = adm_consensus_loss(fs, small, w, b, y)
     assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize('weight_dims', [2, 4])
+def test_half_precision_features_with_all_zero_positions(tensors, weight_dims):
+    """Under AMP, post-ReLU maps in float16 with an all-zero position."""
+    fs, ft = tensors['fs'].relu(), tensors['ft'].relu()
+    fs[0, :, 0, 0] = 0
+    ft[1, :, 2, 3] = 0
+    co, di = adm_attention(fs.half(), ft.half())
+    ref_co, ref_di = adm_attention(fs, ft)
+    assert co.dtype == torch.float32
+    assert torch.allclose(co, ref_co, atol=2e-3)
+    assert torch.allclose(di, ref_di, atol=2e-3)
+    w, b = tensors['w'].half(), tensors['b'].half()
+    if weight_dims == 4:
+        w = w[:, :, None, None]
+    logits = attended_logits(fs.half(), co, w, b)
+    assert logits.dtype == torch.float16 and logits.isfinite().all()
