@@ -28,23 +28,36 @@ def resize_like(logits: Tensor, reference: Tensor) -> Tensor:
         logits, size=reference.shape[2:], mode='bilinear', align_corners=False)
 
 
-def resize_mask(mask: Tensor, reference: Tensor) -> Tensor:
-    """Resizes a boolean ``(N, H, W)`` mask to ``reference``'s size.
+def resize_labels(labels: Tensor, reference: Tensor) -> Tensor:
+    """Resizes ``(N, H, W)`` label maps or boolean masks to ``reference``'s
+    size.
 
     Nearest-neighbour sampling, as mmseg does for labels.
 
     Args:
-        mask (Tensor): ``(N, H, W)`` boolean mask.
+        labels (Tensor): ``(N, H, W)`` label maps or boolean masks.
         reference (Tensor): ``(N, C, H', W')`` tensor.
 
     Returns:
-        Tensor: ``(N, H', W')`` boolean mask.
+        Tensor: ``(N, H', W')``, of ``labels``' type (``labels`` itself
+        when the sizes match).
     """
-    if mask.shape[-2:] == reference.shape[2:]:
-        return mask
+    if labels.shape[-2:] == reference.shape[2:]:
+        return labels
     resized = F.interpolate(
-        mask[:, None].float(), size=reference.shape[2:], mode='nearest')
-    return resized[:, 0].bool()
+        labels[:, None].float(), size=reference.shape[2:], mode='nearest')
+    return resized[:, 0].to(labels.dtype)
+
+
+def _label_rows(target: Tensor, logits: Tensor,
+                ignore_index: int) -> Tuple[Tensor, Tensor]:
+    """Labels as ``(P,)`` rows matching :func:`_class_last` of ``logits``
+    and their validity. ``ignore_index`` only applies to dense labels
+    (class 255 is a real ImageNet class)."""
+    if logits.dim() != 4:
+        return target, torch.ones_like(target, dtype=torch.bool)
+    target = resize_labels(target, logits).flatten()
+    return target, target != ignore_index
 
 
 def dml_kl(logits_s: Tensor,
@@ -82,7 +95,7 @@ def dml_kl(logits_s: Tensor,
     if kl.dim() != 3:
         raise ValueError('dml_kl: ignore_mask needs dense (N, C, H, W) '
                          f'logits, got shape {tuple(logits_s.shape)}.')
-    valid = ~resize_mask(ignore_mask, logits_s)
+    valid = ~resize_labels(ignore_mask, logits_s)
     total = (kl * valid).sum()
     return tau**2 * total / valid.sum().clamp(min=1)
 
@@ -196,10 +209,7 @@ def dense_cross_entropy(logits: Tensor,
     """
     if logits.dim() == 2:
         return F.cross_entropy(logits, target)
-    if target.shape[-2:] != logits.shape[-2:]:
-        target = F.interpolate(
-            target[:, None].float(), size=logits.shape[2:],
-            mode='nearest')[:, 0].long()
+    target = resize_labels(target, logits)
     # A sum over the labelled entries divided on the device: no host sync.
     total = F.cross_entropy(
         logits, target, ignore_index=ignore_index, reduction='sum')
@@ -299,16 +309,8 @@ def _probs_and_onehot(logits: Tensor, target: Tensor,
     """Softmax probabilities, one-hot labels and a validity mask, with the
     class axis last: ``(M, C)`` for ``M`` samples or pixels. Only dense
     labels are ever ignored (class 255 is a real ImageNet class)."""
-    if logits.dim() == 4:
-        if target.shape[-2:] != logits.shape[-2:]:
-            target = F.interpolate(
-                target[:, None].float(), size=logits.shape[2:],
-                mode='nearest')[:, 0].long()
-        logits = logits.permute(0, 2, 3, 1).flatten(0, 2)
-        target = target.flatten()
-        valid = target != ignore_index
-    else:
-        valid = torch.ones_like(target, dtype=torch.bool)
+    target, valid = _label_rows(target, logits, ignore_index)
+    logits = _class_last(logits)
     onehot = F.one_hot(target.clamp(0, logits.shape[1] - 1),
                        logits.shape[1]).float()
     return logits.softmax(dim=1), onehot, valid
@@ -426,15 +428,7 @@ def _kdcl_rows(logits_list: Sequence[Tensor], target: Tensor,
     first = logits_list[0].detach()
     stacked = torch.stack(
         [_class_last(resize_like(z.detach(), first)) for z in logits_list])
-    if first.dim() == 4:
-        if target.shape[-2:] != first.shape[2:]:
-            target = F.interpolate(
-                target[:, None].float(), size=first.shape[2:],
-                mode='nearest')[:, 0].long()
-        target = target.flatten()
-        valid = target != ignore_index
-    else:
-        valid = torch.ones_like(target, dtype=torch.bool)
+    target, valid = _label_rows(target, first, ignore_index)
     target = torch.where(valid, target, torch.zeros_like(target))
     return stacked, target.long(), valid
 
@@ -691,5 +685,5 @@ def gpd_soft_cross_entropy(logits_s: Tensor,
     if per_item.dim() != 3:
         raise ValueError('gpd_soft_cross_entropy: a label map needs dense '
                          f'(N, C, H, W) logits, got {tuple(logits_s.shape)}.')
-    valid = ~resize_mask(target == ignore_index, logits_s)
+    valid = ~resize_labels(target == ignore_index, logits_s)
     return (per_item * valid).sum() / valid.sum().clamp(min=1)
