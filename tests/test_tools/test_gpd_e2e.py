@@ -13,6 +13,7 @@ from tests.test_tools.test_train_e2e import (assert_mmseg_test_evaluates,
                                              assert_same_weights, dist_env,
                                              exported_student,
                                              shrink_cityscapes_options,
+                                             tiny_cifar_loaders,
                                              train_interrupted_and_resumed,
                                              write_config)
 
@@ -28,17 +29,6 @@ TINY_STUDENT = ("cfg_path='mmpretrain::resnet/resnet18_8xb16_cifar10.py', "
 CLS_BODY = """
 custom_imports = dict(imports=['mmokd', 'tests.dist_hooks'])
 model = dict(architecture=dict({student}))
-tiny = dict(type='mmokd.OfflineCIFAR100', data_root={root!r},
-            check_md5=False, pipeline=[dict(type='PackInputs')])
-train_dataloader = dict(
-    _delete_=True, batch_size=8, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(tiny, split='train'))
-val_dataloader = dict(
-    _delete_=True, batch_size=16, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(tiny, split='test'))
-test_dataloader = val_dataloader
 train_cfg = dict(max_epochs={epochs})
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=1, max_keep_ckpts=-1))
@@ -63,7 +53,8 @@ custom_imports = dict(imports=['mmokd'], allow_failed_imports=False)
 def cls_config(tmp_path, root, epochs=1):
     return write_config(
         tmp_path / 'gpd_cls.py', CLS_GPD,
-        CLS_BODY.format(student=TINY_STUDENT, root=root, epochs=epochs))
+        CLS_BODY.format(student=TINY_STUDENT, epochs=epochs) +
+        tiny_cifar_loaders(root, 8))
 
 
 def assert_identical_checkpoints(path_a, path_b):

@@ -375,13 +375,11 @@ def test_adm_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
     assert not any('adm' in k for k in student['state_dict'])
 
 
-OFFLINE_BODY = """
-model = dict(peers=dict(teacher=dict(cfg_options={{
-    'model.init_cfg': dict(type='Pretrained', checkpoint={ckpt!r})}})))
+TINY_CIFAR_LOADERS = """
 tiny = dict(type='mmokd.OfflineCIFAR100', data_root={root!r},
             check_md5=False, pipeline=[dict(type='PackInputs')])
 train_dataloader = dict(
-    _delete_=True, batch_size=16, num_workers=0,
+    _delete_=True, batch_size={batch_size}, num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(tiny, split='train'))
 val_dataloader = dict(
@@ -389,6 +387,18 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(tiny, split='test'))
 test_dataloader = val_dataloader
+"""
+
+
+def tiny_cifar_loaders(root, batch_size):
+    """Config lines replacing a config's own loaders (e.g. ImageNet's) by
+    loaders on the tiny CIFAR-100 copy, unaugmented."""
+    return TINY_CIFAR_LOADERS.format(root=root, batch_size=batch_size)
+
+
+OFFLINE_BODY = """
+model = dict(peers=dict(teacher=dict(cfg_options={{
+    'model.init_cfg': dict(type='Pretrained', checkpoint={ckpt!r})}})))
 train_cfg = dict(max_epochs=1)
 default_hooks = dict(logger=dict(interval=1))
 """
@@ -403,7 +413,8 @@ def test_offline_kd_with_adm_keeps_the_teacher_frozen(tmp_path, tiny_cifar100):
     cfg = write_config(
         tmp_path / 'offline.py',
         osp.join(REPO, 'configs/adm/offline_kd_resnet34_resnet18_in1k.py'),
-        OFFLINE_BODY.format(ckpt=ckpt, root=tiny_cifar100))
+        OFFLINE_BODY.format(ckpt=ckpt) +
+        tiny_cifar_loaders(tiny_cifar100, 16))
     work_dir = str(tmp_path / 'work')
     proc = run_tool([python(), 'tools/train.py', cfg, '--work-dir', work_dir],
                     env=dict(os.environ, OMP_NUM_THREADS='1'))

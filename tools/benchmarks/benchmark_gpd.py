@@ -24,7 +24,6 @@ Example::
 
     python tools/benchmarks/benchmark_gpd.py --task cls --size 224 224
 """
-import argparse
 import json
 import os.path as osp
 import sys
@@ -118,22 +117,13 @@ def forward_gmacs(args) -> Dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--task', choices=['seg', 'cls'], default='cls')
-    parser.add_argument(
-        '--size', type=int, nargs=2, default=(224, 224), metavar=('H', 'W'))
-    parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--iters', type=int, default=5)
-    parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--memory-steps', type=int, default=2)
-    parser.add_argument('--device', default='cpu')
+    parser = measurement.benchmark_parser(__doc__.splitlines()[0], VARIANTS,
+                                          'cls', (224, 224))
     parser.add_argument(
         '--branches',
         choices=['config', 'none', 'scratch'],
         default='config',
         help="multi-branch convs: as the config, none or 'scratch'")
-    parser.add_argument(
-        '--memory-of', choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.memory_of:

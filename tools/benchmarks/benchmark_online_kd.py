@@ -7,7 +7,9 @@ Measured in one run, on one fixed batch:
 (b) mmokd ``DML`` (one optimizer per network);
 (c) MMRazor ``SingleTeacherDistill`` with a trainable teacher and KL terms
     in both directions (the nearest thing MMRazor offers);
-(d) mmokd ``DML`` + ADM (ADMDistiller with the paper's ImageNet weights);
+(d) mmokd ``DML`` + ADM (the ADMDistiller of
+    ``configs/adm/resnet34_resnet18_in1k.py`` or
+    ``configs/adm/deeplabv3_r101_r18_cityscapes.py``);
 (e) mmokd ``SwitOKD`` with its decision computed as usual but expert mode
     forced, so every step skips the teacher's backward and optimizer step
     (the saving SwitOKD gets on its expert-mode batches);
@@ -29,14 +31,14 @@ Example::
 
     python tools/benchmarks/benchmark_online_kd.py --task seg --size 128 256
 """
-import argparse
 import json
 import os.path as osp
 import sys
 from typing import Callable, Dict, Tuple
 
 import torch
-from mmengine.optim import OptimWrapper
+from mmengine.config import Config
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 
 import mmokd  # noqa: F401
 from mmokd.engine import PeerOptimWrapperConstructor
@@ -54,6 +56,10 @@ SEG_CFGS = dict(
 CLS_CFGS = dict(
     student='mmpretrain::resnet/resnet18_8xb32_in1k.py',
     teacher='mmpretrain::resnet/resnet34_8xb32_in1k.py')
+ADM_CONFIGS = osp.join(
+    osp.dirname(osp.abspath(__file__)), '..', '..', 'configs', 'adm')
+ADM_CFGS = dict(
+    seg='deeplabv3_r101_r18_cityscapes.py', cls='resnet34_resnet18_in1k.py')
 VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std',
             'mmokd_dml_adm', 'mmokd_switokd_expert', 'mmokd_kdcl')
 
@@ -101,33 +107,10 @@ def logits_module(args) -> str:
 
 
 def adm_distiller(args) -> dict:
-    """ADM on the pair of :data:`SEG_CFGS` / :data:`CLS_CFGS`."""
-    if args.task == 'seg':
-        return dict(
-            type='mmokd.ADMDistiller',
-            feature=dict(source='decode_head.bottleneck'),
-            classifier='decode_head.conv_seg',
-            channels=dict(student=128, teacher=512),
-            alpha=0.2,
-            beta=0.6,
-            gamma=0.01)
-    return dict(
-        type='mmokd.ADMDistiller',
-        feature=dict(source='backbone', data_idx=-1),
-        classifier='head.fc',
-        channels=dict(student=512, teacher=512),
-        feature_stages=[
-            dict(
-                source='backbone.layer2',
-                channels=dict(student=128, teacher=128)),
-            dict(
-                source='backbone.layer3',
-                channels=dict(student=256, teacher=256))
-        ],
-        alpha=0.2,
-        beta=0.6,
-        gamma=0.01,
-        consensus_form='kd')
+    """The ADM distiller of the shipped config of the pair of
+    :data:`SEG_CFGS` / :data:`CLS_CFGS`."""
+    cfg = Config.fromfile(osp.join(ADM_CONFIGS, ADM_CFGS[args.task]))
+    return cfg.model.distiller.to_dict()
 
 
 def multi_view_preprocessor(args) -> dict:
@@ -167,6 +150,14 @@ def sgd(params) -> OptimWrapper:
     return OptimWrapper(torch.optim.SGD(params, **SGD_ARGS))
 
 
+def peer_sgd(model) -> OptimWrapperDict:
+    """One :data:`SGD_ARGS` optimizer per peer of an mmokd algorithm."""
+    return PeerOptimWrapperConstructor({
+        name: dict(optimizer=dict(type='SGD', **SGD_ARGS))
+        for name in model.peer_names
+    })(model)
+
+
 def build_variant(name: str, args) -> Callable[[dict], None]:
     """Returns a function running one train step of the variant."""
     device = torch.device(args.device)
@@ -186,12 +177,7 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
                 logits=logits_module(args),
                 dml_loss=dict(type='mmokd.DMLLoss'),
                 distiller=distiller)).to(device)
-        optim = PeerOptimWrapperConstructor({
-            n:
-            dict(optimizer=dict(type='SGD', **SGD_ARGS))
-            for n in model.peer_names
-        })(
-            model)
+        optim = peer_sgd(model)
         return lambda data: model.train_step(data, optim)
     if name == 'mmokd_kdcl':
         model = MODELS.build(
@@ -201,12 +187,7 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
                 logits=logits_module(args),
                 ensemble_strategy='minlogit',
                 data_preprocessor=multi_view_preprocessor(args))).to(device)
-        optim = PeerOptimWrapperConstructor({
-            n:
-            dict(optimizer=dict(type='SGD', **SGD_ARGS))
-            for n in model.peer_names
-        })(
-            model)
+        optim = peer_sgd(model)
         return lambda data: model.train_step(two_views(data), optim)
     if name == 'mmokd_switokd_expert':
         model = MODELS.build(
@@ -220,12 +201,7 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
             return [model.student_name]
 
         model.peers_to_update = expert
-        optim = PeerOptimWrapperConstructor({
-            n:
-            dict(optimizer=dict(type='SGD', **SGD_ARGS))
-            for n in model.peer_names
-        })(
-            model)
+        optim = peer_sgd(model)
         return lambda data: model.train_step(data, optim)
     record = dict(type='ModuleOutputs', source=logits_module(args))
     mapping = {
@@ -282,17 +258,8 @@ def measure_time_and_operators(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--task', choices=['seg', 'cls'], default='seg')
-    parser.add_argument(
-        '--size', type=int, nargs=2, default=(128, 256), metavar=('H', 'W'))
-    parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--iters', type=int, default=5)
-    parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--memory-steps', type=int, default=2)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument(
-        '--memory-of', choices=VARIANTS, help=argparse.SUPPRESS)
+    parser = measurement.benchmark_parser(__doc__.splitlines()[0], VARIANTS,
+                                          'seg', (128, 256))
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.memory_of:

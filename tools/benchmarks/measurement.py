@@ -9,18 +9,47 @@ Operators: the ATen operators one step dispatches (forward, backward and
 optimizer), without the views, which launch no kernel: on a GPU whose
 step is launch-bound, time follows this count.
 """
+import argparse
 import json
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 Step = Callable[[dict], dict]
+
+
+def benchmark_parser(description: str, variants: Sequence[str], task: str,
+                     size: Tuple[int, int]) -> argparse.ArgumentParser:
+    """The options every benchmark script takes.
+
+    Args:
+        description (str): The script's one-line description.
+        variants (list[str]): Its variants (for the internal
+            ``--memory-of`` of :func:`memory_in_subprocesses`).
+        task (str): Default ``--task``, ``'seg'`` or ``'cls'``.
+        size (tuple[int, int]): Default ``--size H W``.
+
+    Returns:
+        argparse.ArgumentParser: A parser the script may extend.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('--task', choices=['seg', 'cls'], default=task)
+    parser.add_argument(
+        '--size', type=int, nargs=2, default=size, metavar=('H', 'W'))
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--memory-steps', type=int, default=2)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--memory-of', choices=variants, help=argparse.SUPPRESS)
+    return parser
 
 
 def sync(device: str) -> None:

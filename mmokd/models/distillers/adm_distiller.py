@@ -18,6 +18,11 @@ def _per_peer(value: PerPeer, peers: List[str]) -> Dict[str, str]:
     return {peer: value[peer] for peer in peers}
 
 
+def _attention_name(kind: str, pair_sfx: str) -> str:
+    """Step-data name of a pair's ``'consensus'`` / ``'divergence'`` map."""
+    return f'adm_{kind}_attention{pair_sfx}'
+
+
 def _adapter(in_channels: int, out_channels: int) -> dict:
     """ADM's 1x1 adaptation ``phi`` (a plain convolution with bias)."""
     return dict(
@@ -208,7 +213,7 @@ class ADMDistiller(OnlineDistiller):
                     ignore_index=ignore_index)
                 mappings[s][f'loss_adm_consensus{s_sfx}'] = dict(
                     feat_s=feat_s,
-                    attn=dict(data=f'adm_consensus_attention{pair_sfx}'),
+                    attn=dict(data=_attention_name('consensus', pair_sfx)),
                     gt=gt,
                     weight_s=ref(s, 'adm_weight'),
                     bias_s=ref(s, 'adm_bias'))
@@ -224,7 +229,7 @@ class ADMDistiller(OnlineDistiller):
                     ignore_index=ignore_index)
                 mappings[t][f'loss_adm_divergence{t_sfx}'] = dict(
                     feat_t=feat_t,
-                    attn=dict(data=f'adm_divergence_attention{pair_sfx}'),
+                    attn=dict(data=_attention_name('divergence', pair_sfx)),
                     weight_t=ref(t, 'adm_weight'),
                     bias_t=ref(t, 'adm_bias'),
                     gt=gt)
@@ -245,7 +250,7 @@ class ADMDistiller(OnlineDistiller):
     def derived_data_names(self) -> List[str]:
         """Every pair's ``adm_{consensus,divergence}_attention`` names."""
         return [
-            f'adm_{kind}_attention{sfx}' for sfx in self.attention_inputs
+            _attention_name(kind, sfx) for sfx in self.attention_inputs
             for kind in ('consensus', 'divergence')
         ]
 
@@ -267,6 +272,6 @@ class ADMDistiller(OnlineDistiller):
             consensus, divergence = adm_attention(
                 self.fetch(aligned, data_samples, cache),
                 self.fetch(feat_t, data_samples, cache), self.eps)
-            maps[f'adm_consensus_attention{sfx}'] = consensus
-            maps[f'adm_divergence_attention{sfx}'] = divergence
+            maps[_attention_name('consensus', sfx)] = consensus
+            maps[_attention_name('divergence', sfx)] = divergence
         return maps
