@@ -1,16 +1,20 @@
 """Trains an online distillation config (or any OpenMMLab config)."""
 import argparse
+import logging
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 import mmokd  # noqa: F401  (compatibility fixes, registration)
 from mmokd.utils import (check_dataset_folders, check_views,
                          needs_cpu_distributed, setup_cpu_distributed,
                          shutdown_distributed)
+from mmokd.utils.launcher_watch import exit_with_launcher
+from mmokd.utils.work_dir_lock import hold_work_dir
 
 
 def parse_args() -> argparse.Namespace:
@@ -97,12 +101,43 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def warn_if_nothing_to_resume(work_dir: str) -> None:
+    """Warns that ``--resume`` will train from scratch.
+
+    ``--resume`` without a value resumes the work_dir's latest checkpoint;
+    mmengine starts from scratch without a word when there is none.
+
+    Args:
+        work_dir (str): The run's work_dir.
+    """
+    if find_latest_checkpoint(work_dir) is None:
+        print_log(
+            f'--resume: nothing to resume in {work_dir} (no '
+            'last_checkpoint file there); training starts from scratch.',
+            logger='current',
+            level=logging.WARNING)
+
+
+def add_label_check(cfg: Config) -> None:
+    """Adds ``mmokd.LabelCheckHook`` (a batch with an invalid label stops
+    training, naming the sample's file) unless the config has it."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any('LabelCheckHook' in str(hook.get('type')) for hook in hooks):
+        hooks.append(dict(type='mmokd.LabelCheckHook'))
+    cfg.custom_hooks = hooks
+
+
 def main() -> None:
     """Builds the runner and trains."""
+    exit_with_launcher()
     args = parse_args()
     cfg = build_config(args)
     check_dataset_folders(cfg)
     check_views(cfg)
+    add_label_check(cfg)
+    hold_work_dir(cfg.work_dir, args.launcher)
+    if args.resume == 'auto':
+        warn_if_nothing_to_resume(cfg.work_dir)
     if needs_cpu_distributed(args.launcher):
         setup_cpu_distributed(cfg)
     runner = (
