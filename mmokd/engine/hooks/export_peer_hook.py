@@ -6,6 +6,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import EMAHook, Hook
 from mmengine.model import is_model_wrapper
 
+from mmokd.models.utils import nonfinite_tensors
 from mmokd.registry import HOOKS
 from mmokd.utils.export import save_peer_checkpoint
 
@@ -20,7 +21,8 @@ class ExportPeerHook(Hook):
     (the algorithm's ``deployable_state_dict``; e.g. GPD extracts its
     student from the shared parameter store). With an ``EMAHook`` in the
     run, the exported weights are the average's, the ones validated and
-    saved in the checkpoints' ``state_dict``.
+    saved in the checkpoints' ``state_dict``. Non-finite weights are
+    never exported: the hook raises instead.
 
     Example:
         >>> custom_hooks = [dict(type='mmokd.ExportPeerHook')]
@@ -55,9 +57,16 @@ class ExportPeerHook(Hook):
         dataset = getattr(runner.train_dataloader, 'dataset', None)
         if hasattr(dataset, 'metainfo'):
             meta['dataset_meta'] = dataset.metainfo
-        path = save_peer_checkpoint(
-            {
-                k: v.cpu()
-                for k, v in algorithm.deployable_state_dict(peer).items()
-            }, osp.join(runner.log_dir, f'{peer}.pth'), meta)
+        state = {
+            k: v.cpu()
+            for k, v in algorithm.deployable_state_dict(peer).items()
+        }
+        bad = nonfinite_tensors(state.items())
+        if bad:
+            raise FloatingPointError(
+                f'ExportPeerHook: peer "{peer}" has non-finite weights '
+                f'{bad[:3]}; nothing was exported.')
+        path = save_peer_checkpoint(state,
+                                    osp.join(runner.log_dir, f'{peer}.pth'),
+                                    meta)
         runner.logger.info(f'Exported peer "{peer}" to {path}')

@@ -6,6 +6,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmokd.models.losses.functional import perrone_cooper_weights
+from mmokd.models.utils import (check_flag, check_integer, check_positive,
+                                field_of)
 from mmokd.registry import HOOKS
 
 
@@ -54,9 +56,9 @@ class KDCLGeneralWeightsHook(Hook):
                  interval: int = 1,
                  by_epoch: bool = True) -> None:
         self.dataloader_cfg = dataloader
-        self.eps = eps
-        self.interval = interval
-        self.by_epoch = by_epoch
+        self.eps = check_positive(eps, field_of(self, 'eps'))
+        self.interval = check_integer(interval, field_of(self, 'interval'), 1)
+        self.by_epoch = check_flag(by_epoch, field_of(self, 'by_epoch'))
         self.dataloader: Optional[object] = None
 
     @staticmethod

@@ -3,6 +3,7 @@ import copy
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmokd.registry import MODELS
+from ..utils import config_field
 from .online_distill import OnlineDistill
 
 
@@ -87,6 +88,8 @@ class DML(OnlineDistill):
                  **kwargs) -> None:
         names = list(peers)
         dml_loss = dml_loss or dict(type='mmokd.DMLLoss')
+        with config_field('model.dml_loss'):
+            MODELS.build(dml_loss)  # refuses bad settings under this field
         distiller, losses, mappings = distiller_recording_logits(
             distiller, logits, names)
         unknown = set(per_source_terms) - set(names)

@@ -14,6 +14,7 @@ from mmokd.registry import MODELS
 from mmokd.utils.export import load_checkpoint_safely
 from ..distillers import stack_labels
 from ..gpd import expand_to_dynamic_teacher, export_student, gpd_mode
+from ..utils import build_nonfinite_guard, check_flag, config_field
 from .online_distill import OnlineDistill, num_classes_of, unwrap
 
 LossDict = Dict[str, Tensor]
@@ -117,6 +118,10 @@ class GPD(BaseModel):
             Required with ``teacher``.
         student_ckpt (str, optional): Local checkpoint of the plain student
             loaded (``strict=True``) before expansion, for fine-tuning.
+        nonfinite_guard (dict, optional): Config of
+            :class:`~mmokd.models.utils.NonFiniteGuard` (see
+            :class:`OnlineDistill`); checks both modes' losses before the
+            optimizer step. Defaults to ``dict(policy='stop')``.
         data_preprocessor (dict | nn.Module, optional): Defaults to the
             student's own.
     """
@@ -133,6 +138,7 @@ class GPD(BaseModel):
             teacher_norm_eval: bool = True,
             static_kd: Optional[dict] = None,
             student_ckpt: Optional[str] = None,
+            nonfinite_guard: Optional[dict] = None,
             data_preprocessor: Optional[Union[dict,
                                               nn.Module]] = None) -> None:
         if (teacher is None) != (static_kd is None):
@@ -141,6 +147,7 @@ class GPD(BaseModel):
                 'teacher needs the loss that distils it (e.g. '
                 "static_kd=dict(type='DKDLoss', tau=1, alpha=1, beta=0.5)),"
                 ' and that loss needs a teacher.')
+        check_flag(teacher_norm_eval, 'model.teacher_norm_eval')
         if teacher_ckpt is not None and teacher is None:
             raise ValueError('model.teacher_ckpt is set but model.teacher '
                              'is not; give the teacher network config.')
@@ -169,8 +176,10 @@ class GPD(BaseModel):
         self.student_ckpt = student_ckpt
         self.architecture = expand_to_dynamic_teacher(architecture,
                                                       **self.gpd_cfg)
-        self.dt_loss = MODELS.build(
-            dt_loss or dict(type='mmokd.GPDSoftCELoss', loss_weight=3.0))
+        with config_field('model.dt_loss'):
+            self.dt_loss = MODELS.build(
+                dt_loss or dict(type='mmokd.GPDSoftCELoss', loss_weight=3.0))
+        self.nonfinite_guard = build_nonfinite_guard(nonfinite_guard)
         self.teacher_ckpt = teacher_ckpt
         self.teacher_norm_eval = teacher_norm_eval
         self.teacher_logits = teacher_logits or logits
@@ -186,7 +195,8 @@ class GPD(BaseModel):
                     f'model.teacher predicts {counts[1]} classes, the '
                     f'student {counts[0]}; set the same num_classes.')
             self.teacher = teacher
-            self.static_kd = MODELS.build(static_kd)
+            with config_field('model.static_kd'):
+                self.static_kd = MODELS.build(static_kd)
         else:
             self.teacher = None
             self.static_kd = None
@@ -407,6 +417,8 @@ class GPD(BaseModel):
         DT forward and backward, then student forward and backward (the
         gradients accumulate on the shared store), then one optimizer step
         (with the wrapper's gradient clipping; AMP through the wrapper).
+        The non-finite guard checks both modes' losses before the step
+        (a skipped step only clears the gradients) and the store after it.
 
         Args:
             data (dict | tuple | list): A batch from the dataloader.
@@ -417,6 +429,9 @@ class GPD(BaseModel):
             ``loss_dt`` and ``loss_s`` (each side's sum) and ``loss``.
         """
         self._check_optim_wrapper(optim_wrapper)
+        guard = self.nonfinite_guard
+        modes = dict.fromkeys(SUFFIX, self.architecture)
+        saved = guard.save_buffers(modes)
         with optim_wrapper.optim_context(self):
             data = self.data_preprocessor(data, True)
             inputs, data_samples = data['inputs'], data['data_samples']
@@ -430,7 +445,13 @@ class GPD(BaseModel):
                                                 data_samples, logits_t,
                                                 logits_dt.detach())
         loss_s = self._total(student_terms)
-        optim_wrapper.update_params(loss_s)
+        if guard.check_losses(
+                dict(dynamic_teacher=terms, student=student_terms), saved,
+                modes):
+            optim_wrapper.zero_grad()
+        else:
+            optim_wrapper.update_params(loss_s)
+        guard.check_weights(dict(architecture=self.architecture))
         terms.update(student_terms)
         log_vars = {key: value.detach() for key, value in terms.items()}
         log_vars.update(

@@ -8,6 +8,7 @@ from torch import Tensor
 from mmokd.registry import MODELS
 from ..distillers import stack_labels
 from ..losses.functional import KDCL_STRATEGIES, kdcl_ensemble, kdcl_error_gram
+from ..utils import check_integer, check_nonnegative, check_positive
 from .dml import distiller_recording_logits
 from .online_distill import OnlineDistill, unwrap
 
@@ -81,6 +82,9 @@ class KDCL(OnlineDistill):
             raise ValueError(
                 f'model.ensemble_strategy: must be one of '
                 f'{list(KDCL_STRATEGIES)}, got "{ensemble_strategy}".')
+        check_positive(tau, 'model.tau')
+        check_nonnegative(loss_weight, 'model.loss_weight')
+        check_integer(ignore_index, 'model.ignore_index')
         names = list(peers)
         frozen = set(kwargs.get('frozen_peers', ()))
         distiller, losses, mappings = distiller_recording_logits(

@@ -8,6 +8,7 @@ from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..utils import build_nonfinite_guard, config_field
 
 LossDict = Dict[str, Tensor]
 
@@ -63,6 +64,11 @@ class OnlineDistill(BaseModel):
             e.g. a pretrained teacher loaded through its ``init_cfg``): no
             gradient, BatchNorm in eval mode, a ``'tensor'`` forward under
             ``no_grad`` for their records, no optimizer, no losses.
+        nonfinite_guard (dict, optional): Config of
+            :class:`~mmokd.models.utils.NonFiniteGuard`, which stops
+            training (``policy='stop'``) or skips the update
+            (``policy='skip'``) at a non-finite loss, before any optimizer
+            step. Defaults to ``dict(policy='stop')``.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -76,6 +82,7 @@ class OnlineDistill(BaseModel):
                  student: str = 'student',
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  frozen_peers: Sequence[str] = (),
+                 nonfinite_guard: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if student not in peers:
             raise ValueError(
@@ -110,7 +117,9 @@ class OnlineDistill(BaseModel):
         for name in self.frozen_peers:
             built[name].requires_grad_(False)
         self._check_class_counts(built)
-        self.distiller = MODELS.build(distiller)
+        with config_field('model.distiller'):
+            self.distiller = MODELS.build(distiller)
+        self.nonfinite_guard = build_nonfinite_guard(nonfinite_guard)
         self.distiller.prepare(built, step_data_names=self.step_data_names)
         owners_frozen = set(self.distiller.losses) & set(self.frozen_peers)
         if owners_frozen:
@@ -294,9 +303,14 @@ class OnlineDistill(BaseModel):
 
         Used with a single optimizer over every peer.
         """
+        return self._merge(self.peer_losses(inputs, data_samples))
+
+    @staticmethod
+    def _merge(losses: Dict[str, LossDict]) -> LossDict:
+        """``{peer: {term: value}}`` as one dict of ``peer.term`` keys."""
         merged: LossDict = {}
-        for name, losses in self.peer_losses(inputs, data_samples).items():
-            merged.update(add_prefix(losses, name))
+        for name, peer_losses in losses.items():
+            merged.update(add_prefix(peer_losses, name))
         return merged
 
     def forward(self,
@@ -316,7 +330,9 @@ class OnlineDistill(BaseModel):
         """One training iteration of every peer.
 
         With an :class:`OptimWrapperDict`, each peer's summed loss is
-        back-propagated and stepped with that peer's own optimizer.
+        back-propagated and stepped with that peer's own optimizer. The
+        non-finite guard checks the losses before any update (and may
+        stop training or leave peers out) and the weights after it.
 
         Args:
             data (dict | tuple | list): A batch from the dataloader.
@@ -327,8 +343,20 @@ class OnlineDistill(BaseModel):
             dict: Log variables, ``{peer}.{loss name}`` plus each peer's
             total ``{peer}.loss`` and their sum ``loss``.
         """
+        guard = self.nonfinite_guard
+        trained = {name: self.peer(name) for name in self.trainable_peers}
+        saved = guard.save_buffers(trained)
         if not isinstance(optim_wrapper, OptimWrapperDict):
-            return super().train_step(data, optim_wrapper)
+            # BaseModel.train_step, guarded.
+            with optim_wrapper.optim_context(self):
+                data = self.data_preprocessor(data, True)
+                losses = self.peer_losses(**data)
+            skipped = guard.check_losses(losses, saved, trained)
+            total, log_vars = self.parse_losses(self._merge(losses))
+            if not skipped:
+                optim_wrapper.update_params(total)
+            guard.check_weights(dict(trained, distiller=self.distiller))
+            return log_vars
         self._check_optim_keys(optim_wrapper)
         with ExitStack() as stack:
             for name in self.trainable_peers:
@@ -338,14 +366,16 @@ class OnlineDistill(BaseModel):
             losses = self.peer_losses(**data)
         log_vars: Dict[str, Tensor] = {}
         updated = self.peers_to_update(losses, data['data_samples'], log_vars)
+        skipped = guard.check_losses(losses, saved, trained)
         parsed = {}
         for name in self.trainable_peers:
             parsed[name], peer_log = self.parse_losses(losses[name])
             log_vars.update(add_prefix(peer_log, name))
         log_vars['loss'] = sum(parsed.values())
         for name in self.trainable_peers:
-            if name in updated:
+            if name in updated and name not in skipped:
                 optim_wrapper[name].update_params(parsed[name])
+        guard.check_weights(dict(trained, distiller=self.distiller))
         return log_vars
 
     def peers_to_update(self, losses: Dict[str, LossDict], data_samples: list,

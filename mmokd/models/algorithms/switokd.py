@@ -8,6 +8,7 @@ from torch import Tensor
 from mmokd.registry import MODELS
 from ..distillers import stack_labels
 from ..losses.functional import switokd_decision, switokd_statistics
+from ..utils import check_flag
 from .dml import DML
 from .online_distill import LossDict
 
@@ -88,6 +89,8 @@ class SwitOKD(DML):
                     f'got {peer_names}.')
             pairs = [dict(teacher=teacher, student=student)]
         self._check_pairs(pairs, peer_names)
+        check_flag(require_teacher_better, 'model.require_teacher_better')
+        check_flag(strict_pause, 'model.strict_pause')
         if epsilon_source not in EPSILON_SOURCES:
             raise ValueError(f'model.epsilon_source must be one of '
                              f'{EPSILON_SOURCES}, got "{epsilon_source}".')

@@ -1,11 +1,15 @@
 """Routing of ADM's terms between a teacher and a student."""
 import copy
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from torch import Tensor
+from mmengine.logging import MMLogger
+from torch import Tensor, nn
 
 from mmokd.models.losses.functional import adm_attention
 from mmokd.registry import MODELS
+from ..utils import (check_integer, check_nonnegative, check_positive,
+                     field_of)
+from ..utils.meta_probe import probe_outputs
 from .online_distiller import OnlineDistiller
 
 PerPeer = Union[str, Dict[str, str]]
@@ -16,6 +20,35 @@ def _per_peer(value: PerPeer, peers: List[str]) -> Dict[str, str]:
     if isinstance(value, str):
         return {peer: value for peer in peers}
     return {peer: value[peer] for peer in peers}
+
+
+#: ``(config field, peer, module name, data_idx, channels)`` of one
+#: recorded map whose channel count the config states.
+ChannelClaim = Tuple[str, str, str, Optional[int], int]
+
+
+def _channel_claims(owner: object, channels: Dict[str, int],
+                    feature: Dict[str, Any], feature_stages: List[dict],
+                    names: List[str], gamma: float) -> List[ChannelClaim]:
+    """Validates ``channels`` (and the stages' when ``gamma > 0``) and
+    lists what each claims about the peers' recorded maps."""
+    groups = [(field_of(owner, 'channels'), channels, feature)]
+    if gamma > 0:
+        groups += [(f'{field_of(owner, "feature_stages")}[{i}].channels',
+                    stage.get('channels') or {}, stage)
+                   for i, stage in enumerate(feature_stages)]
+    claims = []
+    for field, counts, source in groups:
+        modules = _per_peer(source['source'], names)
+        for peer in names:
+            if peer not in counts:
+                raise ValueError(
+                    f'{field}: no channel count for peer "{peer}"; give '
+                    f'one per peer of the pairs {names}.')
+            count = check_integer(counts[peer], f'{field}.{peer}', 1)
+            claims.append((f'{field}.{peer}', peer, modules[peer],
+                           source.get('data_idx'), count))
+    return claims
 
 
 def _attention_name(kind: str, pair_sfx: str) -> str:
@@ -124,6 +157,14 @@ class ADMDistiller(OnlineDistiller):
             dict.fromkeys(
                 name for pair in pairs
                 for name in (pair['student'], pair['teacher'])))
+        for arg, weight in (('alpha', alpha), ('beta', beta),
+                            ('gamma', gamma), ('adapter_probe_weight',
+                                               adapter_probe_weight)):
+            check_nonnegative(weight, field_of(self, arg))
+        check_positive(eps, field_of(self, 'eps'))
+        check_integer(ignore_index, field_of(self, 'ignore_index'))
+        claims = _channel_claims(self, channels, feature, feature_stages
+                                 or [], names, gamma)
         recorders = copy.deepcopy(dict(kwargs.pop('recorders', None) or {}))
         losses = copy.deepcopy(dict(kwargs.pop('losses', None) or {}))
         mappings = copy.deepcopy(
@@ -245,6 +286,56 @@ class ADMDistiller(OnlineDistiller):
         self.eps = eps
         # {pair suffix: (adapted student map, teacher map) sources}.
         self.attention_inputs = attention_inputs
+        self.channel_claims = claims
+
+    def prepare(self,
+                peers: Dict[str, nn.Module],
+                *,
+                step_data_names: Sequence[str] = ()) -> None:
+        """Checks the routing as :class:`OnlineDistiller` does, and the
+        configured channel counts against the peers' recorded maps.
+
+        The maps' shapes come from a forward on meta tensors
+        (:func:`probe_outputs`: no arithmetic, no memory). A network that
+        cannot run on meta tensors is not checked (a warning says so).
+
+        Args:
+            peers (dict): ``{name: network}`` of the algorithm.
+            step_data_names (list[str]): See :class:`OnlineDistiller`.
+
+        Raises:
+            ValueError: A channel count that differs from the network's,
+                naming the field (``model.distiller.channels.student``).
+        """
+        super().prepare(peers, step_data_names=step_data_names)
+        for peer in dict.fromkeys(claim[1] for claim in self.channel_claims):
+            claims = [c for c in self.channel_claims if c[1] == peer]
+            try:
+                outputs = probe_outputs(peers[peer], [c[2] for c in claims])
+            except Exception as error:  # noqa: B902 (any op may lack meta)
+                MMLogger.get_current_instance().warning(
+                    f'ADMDistiller: the channel counts of peer "{peer}" '
+                    f'were not checked at build ({type(error).__name__}: '
+                    f'{error}); a wrong count fails at the first step.')
+                continue
+            unreached = [c[2] for c in claims if c[2] not in outputs]
+            if unreached:
+                MMLogger.get_current_instance().warning(
+                    f'ADMDistiller: {unreached} of peer "{peer}" gave no '
+                    'output in a tensor-mode forward; their channel counts '
+                    'were not checked at build.')
+            for field, _, module, data_idx, count in claims:
+                if module not in outputs:
+                    continue
+                output = outputs[module]
+                if data_idx is not None:
+                    output = output[data_idx]
+                actual = output.shape[1]
+                if actual != count:
+                    raise ValueError(
+                        f'{field}: {count} given, but the output of '
+                        f'"{module}" in peer "{peer}" has {actual} channels; '
+                        f'set it to {actual}.')
 
     @property
     def derived_data_names(self) -> List[str]:

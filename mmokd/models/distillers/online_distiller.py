@@ -9,6 +9,7 @@ from mmrazor.models.task_modules import RecorderManager
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..utils import config_field, field_of
 
 
 def stack_labels(data_samples: List[Any]) -> Tensor:
@@ -92,11 +93,12 @@ class OnlineDistiller(BaseModule):
             for peer, cfgs in self.recorder_cfgs.items()
         }
         self.losses = nn.ModuleDict()
+        field = field_of(self, 'losses')
         for owner, cfgs in (losses or {}).items():
-            self.losses[owner] = nn.ModuleDict({
-                name: MODELS.build(cfg)
-                for name, cfg in cfgs.items()
-            })
+            self.losses[owner] = nn.ModuleDict()
+            for name, cfg in cfgs.items():
+                with config_field(f'{field}.{owner}.{name}'):
+                    self.losses[owner][name] = MODELS.build(cfg)
         self.loss_forward_mappings = copy.deepcopy(
             dict(loss_forward_mappings or {}))
         self.connectors = nn.ModuleDict()

@@ -31,6 +31,7 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
+from ..utils import check_nonnegative
 from .activation import NON_HOMOGENEOUS_ACTIVATIONS, GPDActivation
 from .batch_norm import GPDBatchNorm2d
 from .conv import GPDConv2d, GPDMultiBranchConv2d
@@ -279,9 +280,7 @@ def expand_to_dynamic_teacher(
                          'teacher')
     expansion = _Expansion(model, ratio, input_boundary, output_boundary,
                            scope)
-    if not isinstance(noise_std, (int, float)) or noise_std < 0:
-        raise ValueError(f'{CFG}.noise_std must be a float >= 0, got '
-                         f'{noise_std!r}.')
+    check_nonnegative(noise_std, f'{CFG}.noise_std')
     if branches is not None and branches not in BRANCH_INITS:
         raise ValueError(f'{CFG}.branches must be None or one of '
                          f'{sorted(BRANCH_INITS)}, got {branches!r}.')

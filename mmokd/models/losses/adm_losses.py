@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..utils import check_integer, check_nonnegative, check_positive, field_of
 from .functional import (adm_consensus_loss, adm_divergence_loss,
                          adm_feature_loss, attended_logits, dml_kl)
 
@@ -54,10 +55,12 @@ class ADMConsensusLoss(nn.Module):
         if form not in ('ce', 'kd'):
             raise ValueError(
                 f'ADMConsensusLoss.form must be "ce" or "kd", got "{form}".')
-        self.loss_weight = loss_weight
+        self.loss_weight = check_nonnegative(loss_weight,
+                                             field_of(self, 'loss_weight'))
         self.form = form
-        self.tau = tau
-        self.ignore_index = ignore_index
+        self.tau = check_positive(tau, field_of(self, 'tau'))
+        self.ignore_index = check_integer(ignore_index,
+                                          field_of(self, 'ignore_index'))
 
     def forward(self,
                 feat_s: Tensor,
@@ -119,8 +122,10 @@ class ADMDivergenceLoss(nn.Module):
                  loss_weight: float = 1.0,
                  ignore_index: int = 255) -> None:
         super().__init__()
-        self.loss_weight = loss_weight
-        self.ignore_index = ignore_index
+        self.loss_weight = check_nonnegative(loss_weight,
+                                             field_of(self, 'loss_weight'))
+        self.ignore_index = check_integer(ignore_index,
+                                          field_of(self, 'ignore_index'))
 
     def forward(self, feat_t: Tensor, attn: Tensor, weight_t: Tensor,
                 bias_t: Optional[Tensor], gt: Tensor) -> Tensor:
@@ -159,7 +164,8 @@ class ADMFeatureLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0) -> None:
         super().__init__()
-        self.loss_weight = loss_weight
+        self.loss_weight = check_nonnegative(loss_weight,
+                                             field_of(self, 'loss_weight'))
 
     def forward(self, feats_s_aligned: Sequence[Tensor],
                 feats_t: Sequence[Tensor]) -> Tensor:

@@ -4,6 +4,7 @@ from typing import Optional, Sequence, Union
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..utils import check_integer, check_nonnegative, check_positive, field_of
 from .functional import dml_kl
 
 
@@ -42,9 +43,11 @@ class DMLLoss(nn.Module):
         if peer_reduction not in ('mean', 'sum'):
             raise ValueError('DMLLoss.peer_reduction must be "mean" or '
                              f'"sum", got "{peer_reduction}".')
-        self.tau = tau
-        self.loss_weight = loss_weight
-        self.ignore_index = ignore_index
+        self.tau = check_positive(tau, field_of(self, 'tau'))
+        self.loss_weight = check_nonnegative(loss_weight,
+                                             field_of(self, 'loss_weight'))
+        self.ignore_index = check_integer(ignore_index,
+                                          field_of(self, 'ignore_index'))
         self.peer_reduction = peer_reduction
 
     def forward(self,

@@ -4,6 +4,7 @@ from typing import Optional
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..utils import check_fraction, check_integer, check_nonnegative, field_of
 from .functional import gpd_soft_cross_entropy
 
 
@@ -36,12 +37,12 @@ class GPDSoftCELoss(nn.Module):
                  label_smoothing: float = 0.1,
                  ignore_index: int = 255) -> None:
         super().__init__()
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError('GPDSoftCELoss.label_smoothing must lie in '
-                             f'[0, 1], got {label_smoothing}.')
-        self.loss_weight = loss_weight
-        self.label_smoothing = label_smoothing
-        self.ignore_index = ignore_index
+        self.loss_weight = check_nonnegative(loss_weight,
+                                             field_of(self, 'loss_weight'))
+        self.label_smoothing = check_fraction(
+            label_smoothing, field_of(self, 'label_smoothing'))
+        self.ignore_index = check_integer(ignore_index,
+                                          field_of(self, 'ignore_index'))
 
     def forward(self,
                 preds_S: Tensor,

@@ -4,6 +4,7 @@ from typing import Optional, Sequence, Union
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..utils import check_integer, check_nonnegative, check_positive, field_of
 from .functional import KDCL_STRATEGIES, dml_kl, kdcl_ensemble
 
 
@@ -46,10 +47,12 @@ class KDCLLoss(nn.Module):
         if strategy not in KDCL_STRATEGIES:
             raise ValueError(f'KDCLLoss.strategy must be one of '
                              f'{KDCL_STRATEGIES}, got "{strategy}".')
-        self.tau = tau
-        self.loss_weight = loss_weight
+        self.tau = check_positive(tau, field_of(self, 'tau'))
+        self.loss_weight = check_nonnegative(loss_weight,
+                                             field_of(self, 'loss_weight'))
         self.strategy = strategy
-        self.ignore_index = ignore_index
+        self.ignore_index = check_integer(ignore_index,
+                                          field_of(self, 'ignore_index'))
 
     def forward(self,
                 preds_S: Tensor,

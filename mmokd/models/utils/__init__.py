@@ -1,0 +1,13 @@
+"""Helpers shared by mmokd's models: hyper-parameter checks, the
+non-finite guard, meta-tensor shape probes."""
+from .hyperparams import (check_flag, check_fraction, check_integer,
+                          check_nonnegative, check_positive, config_field,
+                          field_of)
+from .nonfinite_guard import (NonFiniteGuard, build_nonfinite_guard,
+                              nonfinite_tensors)
+
+__all__ = [
+    'NonFiniteGuard', 'build_nonfinite_guard', 'check_flag', 'check_fraction', 'check_integer',
+    'check_nonnegative', 'check_positive', 'config_field', 'field_of',
+    'nonfinite_tensors'
+]
