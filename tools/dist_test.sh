@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [test.py options]
+# As tools/dist_train.sh, for tools/test.py. Env: NNODES, NODE_RANK, PORT,
+# MASTER_ADDR, PYTHON (default: see tools/python_env.sh).
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
@@ -7,10 +9,10 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
+source "$(dirname "$0")/python_env.sh"
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-"$PYTHON" -m torch.distributed.run \
+exec "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Usage: [GPUS=8] tools/slurm_train.sh PARTITION JOB_NAME CONFIG [WORK_DIR]
 #        [train.py options]
+# Env: GPUS, GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS, PYTHON (default: the
+# environment of tools/setup_env.sh, see tools/python_env.sh).
 set -x
 PARTITION=$1
 JOB_NAME=$2
@@ -11,7 +13,7 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PY_ARGS=${@:5}
-PYTHON=${PYTHON:-python}
+source "$(dirname "$0")/python_env.sh"
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 srun -p "${PARTITION}" \

@@ -1,0 +1,112 @@
+"""Stops at the first batch with an invalid label, naming its file."""
+from typing import Any, Optional, Sequence
+
+from mmengine.hooks import Hook
+
+from mmokd.datasets.label_checks import (LabelSpace, describe_labels,
+                                         describe_sample, invalid_labels,
+                                         label_space)
+from mmokd.registry import HOOKS
+
+
+def _labels(sample: Any) -> Any:
+    """A data sample's labels: the label map (mmseg) or the class indices
+    (mmpretrain); None when it carries neither."""
+    if 'gt_sem_seg' in sample:
+        return sample.gt_sem_seg.data
+    return sample.get('gt_label')
+
+
+@HOOKS.register_module()
+class LabelCheckHook(Hook):
+    """Checks every training and validation batch's labels.
+
+    A label outside ``[0, num_classes)`` that is not the ignore index
+    otherwise fails inside a loss as ``IndexError: Target 30 is out of
+    bounds`` (a device-side assert on GPU) without naming the file, or is
+    silently dropped by a metric. This hook raises before the forward pass
+    instead, naming the sample's ``img_path`` / ``seg_map_path`` (or
+    ``sample_idx``) and pointing to ``tools/misc/check_dataset.py``, which
+    checks a whole dataset. Classes come from the dataset's
+    ``metainfo['classes']``, the ignore index from the dataset (mmseg).
+    The cost is one comparison over the batch's labels on the CPU.
+    ``tools/train.py`` adds it to every run.
+
+    Example:
+        >>> custom_hooks = [dict(type='mmokd.LabelCheckHook')]
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self) -> None:
+        self._spaces = dict(train=None, val=None)
+
+    def before_train(self, runner) -> None:
+        """Reads the training set's label space.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        self._spaces['train'] = label_space(runner.train_dataloader.dataset)
+
+    def before_val(self, runner) -> None:
+        """Reads the validation set's label space.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        self._spaces['val'] = label_space(runner.val_loop.dataloader.dataset)
+
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
+                          data_batch: Optional[dict] = None) -> None:
+        """Checks a training batch.
+
+        Args:
+            runner (Runner): The runner.
+            batch_idx (int): Index of the batch in the epoch.
+            data_batch (dict, optional): The batch from the dataloader.
+        """
+        self._check(self._spaces['train'], data_batch, 'train_dataloader')
+
+    def before_val_iter(self,
+                        runner,
+                        batch_idx: int,
+                        data_batch: Optional[dict] = None) -> None:
+        """Checks a validation batch.
+
+        Args:
+            runner (Runner): The runner.
+            batch_idx (int): Index of the batch in the epoch.
+            data_batch (dict, optional): The batch from the dataloader.
+        """
+        self._check(self._spaces['val'], data_batch, 'val_dataloader')
+
+    @staticmethod
+    def _check(space: Optional[LabelSpace], data_batch: Optional[dict],
+               loader: str) -> None:
+        """Raises on the first sample with an invalid label.
+
+        Args:
+            space (LabelSpace, optional): Valid labels (None: no check).
+            data_batch (dict, optional): The batch.
+            loader (str): The dataloader's config field, for the message.
+
+        Raises:
+            ValueError: Naming the sample's files and the invalid values.
+        """
+        if space is None or not data_batch:
+            return
+        samples: Sequence = data_batch.get('data_samples') or []
+        for sample in samples:
+            labels = _labels(sample)
+            if labels is None:
+                continue
+            values = invalid_labels(labels, space)
+            if values:
+                raise ValueError(
+                    f'{loader}: {describe_labels(values, space)} in '
+                    f'{describe_sample(sample.metainfo)}. Fix the file or '
+                    "the dataset's classes; tools/misc/check_dataset.py "
+                    'CONFIG checks every file of every split.')
