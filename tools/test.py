@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 import mmokd  # noqa: F401  (compatibility fixes, registration)
 from mmokd.utils import (check_dataset_folders, needs_cpu_distributed,
                          setup_cpu_distributed, shutdown_distributed)
+from mmokd.utils.launcher_watch import exit_with_launcher
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,6 +40,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     """Builds the runner and tests."""
+    exit_with_launcher()
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
