@@ -12,6 +12,8 @@ from torch import Tensor, nn
 
 from mmokd.registry import MODELS
 from mmokd.utils.export import load_checkpoint_safely
+from ..builders.num_classes import (preprocessor_with_num_classes,
+                                    with_num_classes)
 from ..distillers import stack_labels
 from ..gpd import expand_to_dynamic_teacher, export_student, gpd_mode
 from ..utils import build_nonfinite_guard, check_flag, config_field
@@ -124,6 +126,10 @@ class GPD(BaseModel):
             optimizer step. Defaults to ``dict(policy='stop')``.
         data_preprocessor (dict | nn.Module, optional): Defaults to the
             student's own.
+        num_classes (int, optional): Class count written into the
+            student's (and static teacher's) heads and the preprocessor
+            before they are built (see :class:`OnlineDistill`). Defaults
+            to None (their own counts).
     """
 
     def __init__(
@@ -139,8 +145,8 @@ class GPD(BaseModel):
             static_kd: Optional[dict] = None,
             student_ckpt: Optional[str] = None,
             nonfinite_guard: Optional[dict] = None,
-            data_preprocessor: Optional[Union[dict,
-                                              nn.Module]] = None) -> None:
+            data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+            num_classes: Optional[int] = None) -> None:
         if (teacher is None) != (static_kd is None):
             raise ValueError(
                 'model.teacher and model.static_kd go together: a static '
@@ -158,6 +164,11 @@ class GPD(BaseModel):
                     f'model.{field}: "{path}" is a URL; give a local file, '
                     "or load it through the network's init_cfg=dict("
                     "type='Pretrained', checkpoint=...).")
+        architecture = with_num_classes(architecture, num_classes,
+                                        'model.architecture')
+        teacher = with_num_classes(teacher, num_classes, 'model.teacher')
+        data_preprocessor = preprocessor_with_num_classes(
+            data_preprocessor, num_classes)
         architecture_cfg = None
         if not isinstance(architecture, nn.Module):
             # Rebuilt by init_weights, possibly under another default scope.

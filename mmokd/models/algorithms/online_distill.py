@@ -8,6 +8,8 @@ from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..builders.num_classes import (preprocessor_with_num_classes,
+                                    with_num_classes)
 from ..utils import build_nonfinite_guard, config_field
 
 LossDict = Dict[str, Tensor]
@@ -64,6 +66,11 @@ class OnlineDistill(BaseModel):
             e.g. a pretrained teacher loaded through its ``init_cfg``): no
             gradient, BatchNorm in eval mode, a ``'tensor'`` forward under
             ``no_grad`` for their records, no optimizer, no losses.
+        num_classes (int, optional): Class count of every network, written
+            into each peer's heads and the data preprocessor before they
+            are built (:func:`with_num_classes`): one field, e.g.
+            ``--cfg-options model.num_classes=10``, for a dataset of
+            another size. Defaults to None (the peers' own counts).
         nonfinite_guard (dict, optional): Config of
             :class:`~mmokd.models.utils.NonFiniteGuard`, which stops
             training (``policy='stop'``) or skips the update
@@ -83,6 +90,7 @@ class OnlineDistill(BaseModel):
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  frozen_peers: Sequence[str] = (),
                  nonfinite_guard: Optional[dict] = None,
+                 num_classes: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if student not in peers:
             raise ValueError(
@@ -92,12 +100,15 @@ class OnlineDistill(BaseModel):
             raise ValueError('model.peers: online distillation needs at '
                              f'least two networks, got {list(peers)}.')
         built = {
-            name: self._build_peer(name, cfg)
+            name: self._build_peer(
+                name,
+                with_num_classes(cfg, num_classes, f'model.peers.{name}'))
             for name, cfg in peers.items()
         }
         super().__init__(
             data_preprocessor=self._shared_preprocessor(
-                data_preprocessor, built[student]),
+                preprocessor_with_num_classes(data_preprocessor,
+                                              num_classes), built[student]),
             init_cfg=init_cfg)
         unknown = set(frozen_peers) - set(peers)
         if unknown or student in frozen_peers:
@@ -127,12 +138,14 @@ class OnlineDistill(BaseModel):
                 f'model.distiller.losses: {sorted(owners_frozen)} are frozen '
                 'and cannot own loss terms (they are not trained).')
         views = getattr(self.data_preprocessor, 'num_views', None)
-        if views is not None and views != len(self.peer_names):
+        # num_views=1: every network gets the same view (e.g. KDCL + ADM).
+        if views is not None and views not in (1, len(self.peer_names)):
             raise ValueError(
                 f'model.data_preprocessor.num_views: {views} views for '
                 f'{len(self.peer_names)} networks {self.peer_names}; each '
                 'network takes its own view, set num_views (and the '
-                f'pipeline\'s num_views) to {len(self.peer_names)}.')
+                f'pipeline\'s num_views) to {len(self.peer_names)}, or to '
+                '1 to share one view.')
         self._register_state_dict_hook(self._strip_wrapper_keys)
 
     @staticmethod

@@ -10,6 +10,7 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from mmokd.registry import MODELS
+from .num_classes import with_num_classes
 
 
 def _replace_norm_type(cfg: Any, norm_type: str) -> None:
@@ -27,7 +28,8 @@ def _replace_norm_type(cfg: Any, norm_type: str) -> None:
 
 def load_model_config(cfg_path: str,
                       cfg_options: Optional[dict] = None,
-                      norm_type: Optional[str] = None) -> Config:
+                      norm_type: Optional[str] = None,
+                      num_classes: Optional[int] = None) -> Config:
     """Loads the full config whose ``model`` an :func:`ExternalModel` builds.
 
     Args:
@@ -39,6 +41,8 @@ def load_model_config(cfg_path: str,
         norm_type (str, optional): If given, the ``type`` of every
             ``norm_cfg`` in the model, e.g. ``'BN'`` to replace ``SyncBN``
             on CPU.
+        num_classes (int, optional): If given, the class count of the
+            model's heads and preprocessor (:func:`with_num_classes`).
 
     Returns:
         Config: The loaded config; ``cfg.model`` carries the file's
@@ -59,6 +63,8 @@ def load_model_config(cfg_path: str,
         cfg.model.data_preprocessor = cfg.data_preprocessor
     if norm_type is not None:
         _replace_norm_type(cfg.model, norm_type)
+    cfg.model = with_num_classes(cfg.model, num_classes,
+                                 f'ExternalModel({cfg_path}).model')
     return cfg
 
 
@@ -72,7 +78,8 @@ def _scope_of(cfg_path: str, cfg: Config) -> str:
 @MODELS.register_module()
 def ExternalModel(cfg_path: str,
                   cfg_options: Optional[dict] = None,
-                  norm_type: Optional[str] = None) -> nn.Module:
+                  norm_type: Optional[str] = None,
+                  num_classes: Optional[int] = None) -> nn.Module:
     """Builds the ``model`` of another OpenMMLab config as one peer.
 
     The network is exactly the one the downstream config describes
@@ -92,11 +99,12 @@ def ExternalModel(cfg_path: str,
         cfg_path (str): See :func:`load_model_config`.
         cfg_options (dict, optional): See :func:`load_model_config`.
         norm_type (str, optional): See :func:`load_model_config`.
+        num_classes (int, optional): See :func:`load_model_config`.
 
     Returns:
         nn.Module: The built network.
     """
-    cfg = load_model_config(cfg_path, cfg_options, norm_type)
+    cfg = load_model_config(cfg_path, cfg_options, norm_type, num_classes)
     scope = _scope_of(cfg_path, cfg)
     if scope != 'mmengine':
         importlib.import_module(f'{scope}.utils').register_all_modules(False)
