@@ -9,6 +9,8 @@ _base_ = ['../kdcl/deeplabv3_r101_r18_cityscapes.py']
 
 train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
 model = dict(
+    # One view, shared by both networks.
+    data_preprocessor=dict(num_views=1),
     distiller=dict(
         type='ADMDistiller',
         feature=dict(source='decode_head.bottleneck'),

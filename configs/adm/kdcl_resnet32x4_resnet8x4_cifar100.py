@@ -8,6 +8,9 @@
 _base_ = ['../kdcl/resnet32x4_resnet8x4_cifar100.py']
 
 train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
+# One view, shared by both networks (check_views refuses a single-view
+# pipeline with KDCL's two-view preprocessor otherwise).
+data_preprocessor = dict(num_views=1)
 model = dict(
     distiller=dict(
         type='ADMDistiller',

@@ -9,6 +9,9 @@
 _base_ = ['../kdcl/resnet34_resnet18_in1k.py']
 
 train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
+# One view, shared by both networks (check_views refuses a single-view
+# pipeline with KDCL's two-view preprocessor otherwise).
+data_preprocessor = dict(num_views=1)
 model = dict(
     distiller=dict(
         type='ADMDistiller',

@@ -72,10 +72,33 @@ def _pipeline_views(dataset: dict) -> Optional[int]:
     return None
 
 
+def _check_views_kept(preprocessor: dict, kind: str) -> None:
+    """Raises if a multi-view preprocessor expecting several views meets a
+    single-view training pipeline (e.g. a KDCL config whose
+    ``train_pipeline`` was replaced the way a DML config sets it, which
+    drops the ``MultiView`` wrapper: every network would then train on the
+    same view, silently)."""
+    expected = preprocessor.get('num_views')
+    if kind not in MULTI_VIEW_PREPROCESSORS or not expected or expected < 2:
+        return
+    raise ValueError(
+        'train_dataloader.dataset.pipeline: it makes one view per sample, '
+        f'but model.data_preprocessor ({kind}) expects num_views={expected} '
+        '(one augmented view per network, as KDCL uses), so every network '
+        'would train on the same view. To keep one view per network, wrap '
+        'the transforms: pipeline=[dict(type="MultiView", '
+        f'num_views={expected}, transforms=[<transforms before '
+        'PackInputs>]), dict(type="PackInputs")] (segmentation: end with '
+        f'mmokd.MultiViewPhotoMetricDistortion(num_views={expected}) and '
+        'mmokd.PackMultiViewSegInputs). To share one view on purpose, set '
+        'model.data_preprocessor.num_views=1.')
+
+
 def check_views(cfg: Config) -> None:
     """Raises unless a multi-view training pipeline (one augmented view per
     network, as KDCL uses) meets a multi-view data preprocessor with as many
-    views as the model has networks.
+    views as the model has networks, and unless a multi-view preprocessor
+    expecting several views gets a multi-view pipeline.
 
     Args:
         cfg (Config): The full training config.
@@ -85,12 +108,13 @@ def check_views(cfg: Config) -> None:
     """
     loader = cfg.get('train_dataloader') or {}
     views = _pipeline_views(loader.get('dataset') or {})
-    if views is None:
-        return
     model = cfg.get('model') or {}
     preprocessor = model.get('data_preprocessor') or cfg.get(
         'data_preprocessor') or {}
     kind = str(preprocessor.get('type', '')).split('.')[-1]
+    if views is None:
+        _check_views_kept(preprocessor, kind)
+        return
     if kind not in MULTI_VIEW_PREPROCESSORS:
         raise ValueError(
             f'model.data_preprocessor: train_dataloader.dataset.pipeline '
