@@ -188,3 +188,26 @@ def test_adapter_probe_trains_only_the_adapter(term, expected):
     model = build(PROBE)
     assert 'loss_adm_feat' not in model.distiller.losses['student']
     assert grads_after(model, 'student', term) == expected
+
+
+def test_feature_term_with_stages_reaches_only_the_student_and_adapters():
+    """gamma * L_feat over a shallower stage and F: gradient in the
+    student (both stages) and both 1x1 adapters, none in the teacher."""
+    stage = dict(
+        source='backbone.layer3', channels=dict(student=32, teacher=64))
+    model = build(dict(ADM, feature_stages=[stage]))
+    model.zero_grad(set_to_none=True)
+    data = model.data_preprocessor(batch(), True)
+    model.peer_losses(**data)['student']['loss_adm_feat'].backward()
+
+    def touched(module):
+        return any(p.grad is not None and p.grad.abs().sum() > 0
+                   for p in module.parameters())
+
+    adapters = model.distiller.connectors['student']
+    assert touched(adapters['adm_adapter'])
+    assert touched(adapters['adm_adapter0'])
+    assert touched(model.student.backbone.layer3)
+    assert touched(model.student.backbone.layer4)
+    assert not touched(model.student.head)
+    assert not touched(model.teacher)
