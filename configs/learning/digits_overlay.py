@@ -2,7 +2,7 @@
 # adm, gpd: ResNet32x4 / ResNet8x4 pairs) at the UCI digits written by
 # tools/benchmarks/learning_check.py: an mmpretrain CustomDataset (PNG image
 # folders, 16x16, 10 classes, annotation lists), a CIFAR ResNet-14 teacher
-# and ResNet-8 student (64 channels at F, 32 at layer2, 16 at layer1), SGD
+# and ResNet-8 student (64 channels at F, 32 at layer2), SGD
 # lr 0.05 momentum 0.9 wd 5e-4 with a cosine schedule, validation on the
 # held-out test list at the end only. learning_check.py merges these fields
 # into each method's config (and sets the epochs, batch, seeds and the
@@ -65,12 +65,11 @@ student = dict(
     head=head)
 teacher = dict(student, backbone=dict(type='mmokd.CIFARResNet',
                                       arch='resnet14'))
-# ADM's channels of F and of its feature stages (shallow to deep) for this
-# pair; the shipped CIFAR-100 configs use layer2 and F.
+# ADM's channels of F and of its shallower feature stage for this pair (the
+# shipped CIFAR-100 configs use layer2 and F).
 adm_channels = dict(student=64, teacher=64)
 adm_stages = [
-    dict(source='backbone.layer1', channels=dict(student=16, teacher=16)),
-    dict(source='backbone.layer2', channels=dict(student=32, teacher=32)),
+    dict(source='backbone.layer2', channels=dict(student=32, teacher=32))
 ]
 
 sgd = dict(

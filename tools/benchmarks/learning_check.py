@@ -42,7 +42,7 @@ import os.path as osp
 import statistics
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -83,7 +83,6 @@ METHODS: Dict[str, Tuple[str, dict]] = {
     (ADM_CFG, dict(model=dict(distiller=dict(gamma=0.1)))),
     'DML+ADM F only': (ADM_CFG,
                        dict(model=dict(distiller=dict(feature_stages=[])))),
-    'DML+ADM layer1+layer2+F': (ADM_CFG, 'three_stages'),
     'DML+ADM feature only':
     (ADM_CFG, dict(model=dict(distiller=dict(alpha=0.0, beta=0.0)))),
     'DML+ADM a=b=0.5 gamma=0':
@@ -94,8 +93,8 @@ MAIN = ('DML', 'KDCL naive', 'KDCL linear', 'KDCL MinLogit', 'KDCL General',
         'KDCL mean', 'SwitOKD', 'DML+ADM', 'KDCL+ADM', 'offline KD+ADM',
         'GPD')
 ABLATION = ('offline KD', 'DML+ADM gamma=0', 'DML+ADM gamma=0.1',
-            'DML+ADM F only', 'DML+ADM layer1+layer2+F',
-            'DML+ADM feature only', 'DML+ADM a=b=0.5 gamma=0')
+            'DML+ADM F only', 'DML+ADM feature only',
+            'DML+ADM a=b=0.5 gamma=0')
 #: Trained alone, same schedule and seeds (the teacher's own top-1 is shown).
 REFERENCES = ('student alone', 'teacher alone')
 QUICK = ('DML', 'KDCL MinLogit', 'DML+ADM', 'offline KD+ADM')
@@ -278,11 +277,7 @@ def method_config(method: str, setting: dict, seed: int, data_root: str,
     if 'distiller' in model and model.distiller.get('type') == \
             'ADMDistiller':
         model.distiller.channels = overlay.adm_channels
-        stages = overlay.adm_stages
-        if overrides == 'three_stages':
-            model.distiller.feature_stages = stages
-        else:
-            model.distiller.feature_stages = stages[1:]
+        model.distiller.feature_stages = overlay.adm_stages
     if kind == 'KDCL' and model.get('ensemble_strategy') == 'general':
         held = max(1, round(setting['images'] * HELD_OUT_FRACTION))
         cfg.train_dataloader.dataset.indices = setting['images'] - held
@@ -296,8 +291,7 @@ def method_config(method: str, setting: dict, seed: int, data_root: str,
                         ann_file=setting['ann_file'],
                         indices=-held)))
         ]
-    if isinstance(overrides, dict):
-        _merge(cfg, overrides)
+    _merge(cfg, overrides)
     return cfg
 
 
@@ -488,7 +482,8 @@ def plan_jobs(settings: Dict[str, dict], seeds: Sequence[int],
               methods: Dict[str, Sequence[str]], data_root: str,
               work_dir: str) -> List[dict]:
     """Jobs of one method each, except the teacher alone, which carries
-    the offline methods that use its weights; largest settings first.
+    the offline methods that use its weights; seed by seed, so that the
+    records of an interrupted run hold every method of the first seeds.
 
     Args:
         settings (dict): ``{name: setting}``.
@@ -502,12 +497,12 @@ def plan_jobs(settings: Dict[str, dict], seeds: Sequence[int],
         list[dict]: Jobs for :func:`run_job`.
     """
     jobs = []
-    for name in sorted(settings, key=lambda n: -settings[n]['images']):
-        offline = [m for m in methods[name] if m.startswith('offline')]
-        groups = [['teacher alone'] + offline, ['student alone']]
-        groups += [[m] for m in methods[name] if m not in offline]
-        for group in groups:
-            for seed in seeds:
+    for seed in seeds:
+        for name in settings:
+            offline = [m for m in methods[name] if m.startswith('offline')]
+            groups = [['teacher alone'] + offline, ['student alone']]
+            groups += [[m] for m in methods[name] if m not in offline]
+            for group in groups:
                 jobs.append(
                     dict(
                         setting=name,
@@ -645,12 +640,16 @@ def plot(records: List[dict], settings: Sequence[str],
 
 def report(records: List[dict], settings: Dict[str, dict],
            orders: Dict[str, Sequence[str]], seeds: Sequence[int],
-           wall: float, workers: int, command: str, png: str) -> str:
+           wall: Optional[float], workers: int, command: str,
+           png: str) -> str:
     """The Markdown block of results written into the doc."""
+    done = sorted({r['seed'] for r in records})
+    timing = 'interrupted run' if wall is None else f'{wall / 60:.1f} min'
     parts = [
         f'Command: `{command}`', '',
-        f'Wall time: {wall / 60:.1f} min with {workers} worker process(es) '
-        f'of one thread each, {len(records)} runs, seeds {list(seeds)}.', ''
+        f'Wall time: {timing} with {workers} worker process(es) of one '
+        f'thread each, {len(records)} runs, seeds {done} of {list(seeds)}.',
+        ''
     ]
     for name, setting in settings.items():
         parts += [
@@ -706,16 +705,45 @@ def parse_args() -> argparse.Namespace:
                                                                   4])
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--epochs-small', type=int, default=20)
-    parser.add_argument('--epochs-full', type=int, default=5)
+    parser.add_argument('--epochs-full', type=int, default=4)
     parser.add_argument(
         '--doc', help='Markdown file to write the results into (the '
         'block between the learning_check markers); the plot goes next '
         'to it as learning.png. Defaults to <work-dir>/learning.md.')
     parser.add_argument(
+        '--report', action='store_true',
+        help='Only write the report from <work-dir>/records.jsonl (e.g. '
+        'of an interrupted run).')
+    parser.add_argument(
         '--quick', action='store_true',
         help='One seed, the small setting, 1 epoch, DML, KDCL, DML+ADM '
         'and offline KD+ADM only: a smoke test of the whole path.')
     return parser.parse_args()
+
+
+def run_jobs(jobs: List[dict], workers: int, progress: str) -> List[dict]:
+    """Runs the jobs on ``workers`` processes, appending each finished
+    job's records to ``progress`` (JSON lines) as it completes.
+
+    Args:
+        jobs (list[dict]): Jobs of :func:`plan_jobs`.
+        workers (int): Worker processes (one thread each).
+        progress (str): The JSON-lines file.
+
+    Returns:
+        list[dict]: Every record.
+    """
+    os.makedirs(osp.dirname(progress), exist_ok=True)
+    records = []
+    context = multiprocessing.get_context('fork')
+    with open(progress, 'w') as out, ProcessPoolExecutor(
+            workers, mp_context=context) as pool:
+        for done in as_completed([pool.submit(run_job, j) for j in jobs]):
+            records += done.result()
+            for rec in done.result():
+                out.write(json.dumps(rec) + '\n')
+            out.flush()
+    return records
 
 
 def main() -> None:
@@ -738,25 +766,26 @@ def main() -> None:
         settings = dict(small=dict(settings['small'], epochs=1))
         orders = dict(small=QUICK)
         seeds = seeds[:1]
-    jobs = plan_jobs(settings, seeds, orders, args.data_root, args.work_dir)
-    records = []
-    os.makedirs(args.work_dir, exist_ok=True)
-    progress = open(osp.join(args.work_dir, 'records.jsonl'), 'w')
-    context = multiprocessing.get_context('fork')
-    with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
-        for done in pool.map(run_job, jobs):
-            records += done
-            for rec in done:
-                progress.write(json.dumps(rec) + '\n')
-            progress.flush()
-    progress.close()
-    wall = time.perf_counter() - start
-    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
-        json.dump(dict(records=records, wall_s=wall), f)
+    progress = osp.join(args.work_dir, 'records.jsonl')
+    if args.report:
+        with open(progress) as f:
+            records = [json.loads(line) for line in f]
+        wall_file = osp.join(args.work_dir, 'wall.json')
+        wall = None
+        if osp.exists(wall_file):
+            with open(wall_file) as f:
+                wall = json.load(f)['wall_s']
+    else:
+        records = run_jobs(
+            plan_jobs(settings, seeds, orders, args.data_root,
+                      args.work_dir), args.workers, progress)
+        wall = time.perf_counter() - start
+        with open(osp.join(args.work_dir, 'wall.json'), 'w') as f:
+            json.dump(dict(wall_s=wall, runs=len(records)), f)
     doc = args.doc or osp.join(args.work_dir, 'learning.md')
     png = osp.join(osp.dirname(osp.abspath(doc)), 'learning.png')
     command = 'python tools/benchmarks/learning_check.py ' + ' '.join(
-        a for a in os.sys.argv[1:])
+        a for a in os.sys.argv[1:] if a != '--report')
     plot(records, list(settings), orders, png)
     write_doc(
         doc,
