@@ -9,50 +9,20 @@ them while the config is parsed). Each fix is narrow and documented:
    quantization: the two table modules are imported while MMRazor believes
    torch is 1.12 (which makes them define nothing), then everything else
    imports against the real version.
-2. torch >= 2.6 loads checkpoints with ``weights_only=True``. mmengine
-   0.10.7 checkpoints pickle a few non-tensor objects (the message hub's
-   ``HistoryBuffer`` and numpy scalars/arrays); those exact classes are
-   allow-listed so resume and ``load_from`` work while arbitrary code in a
-   checkpoint is still refused.
+2. torch >= 2.6 loads checkpoints with ``weights_only=True``, which
+   refuses the few non-tensor objects of mmengine 0.10.7 checkpoints (the
+   message hub's ``HistoryBuffer`` and numpy arrays). mmengine's loader of
+   local files is replaced by
+   :func:`mmokd.utils.checkpoint.load_checkpoint_safely`, which allows
+   exactly those data classes for the duration of one load (torch's
+   global allow-list is left as it is) and never runs code from a file.
 """
 import importlib
-from typing import Callable, List
+from typing import Callable
 
-import numpy as np
 import torch
 
 _APPLIED = False
-
-
-def _numpy_safe_globals() -> List[object]:
-    """Numpy objects that mmengine's message hub pickles into checkpoints."""
-    multiarray = importlib.import_module('numpy._core.multiarray' if hasattr(
-        np, '_core') else 'numpy.core.multiarray')
-    items = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
-    dtype_classes = ('Float64DType', 'Float32DType', 'Float16DType',
-                     'Int64DType', 'Int32DType', 'BoolDType')
-    items += [getattr(np.dtypes, name) for name in dtype_classes]
-    return items
-
-
-def checkpoint_safe_globals() -> List[object]:
-    """Classes allowed when unpickling an mmengine checkpoint.
-
-    Returns:
-        list: Objects to pass to ``torch.serialization.add_safe_globals``.
-    """
-    from mmengine.logging import HistoryBuffer
-
-    # HistoryBuffer pickles its statistics methods by name via ``getattr``;
-    # the unpickler still only calls allow-listed callables.
-    return [HistoryBuffer, getattr] + _numpy_safe_globals()
-
-
-def _allow_mmengine_checkpoints() -> None:
-    """Allow-lists mmengine checkpoint contents for ``weights_only`` load."""
-    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is not None:
-        add_safe_globals(checkpoint_safe_globals())
 
 
 def _import_mmrazor_without_quantization_tables() -> None:
@@ -85,6 +55,7 @@ def apply() -> None:
     global _APPLIED
     if _APPLIED:
         return
-    _allow_mmengine_checkpoints()
     _import_mmrazor_without_quantization_tables()
+    from mmokd.utils.checkpoint import register_safe_checkpoint_loader
+    register_safe_checkpoint_loader()
     _APPLIED = True

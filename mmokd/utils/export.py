@@ -6,6 +6,8 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
+from .checkpoint import load_checkpoint_safely
+
 
 def peer_state_dict(state_dict: Dict[str, Tensor],
                     peer: str) -> Dict[str, Tensor]:
@@ -34,23 +36,6 @@ def peer_state_dict(state_dict: Dict[str, Tensor],
         raise KeyError(f'No weights of peer "{peer}" in the checkpoint; '
                        f'its top-level names are {peers}.')
     return out
-
-
-def load_checkpoint_safely(path: str) -> dict:
-    """Loads an mmengine checkpoint with ``weights_only=True``.
-
-    The few non-tensor classes mmengine stores are allow-listed by
-    :mod:`mmokd.compat`; anything else is refused.
-
-    Args:
-        path (str): Checkpoint file.
-
-    Returns:
-        dict: The checkpoint.
-    """
-    from mmokd.compat import checkpoint_safe_globals
-    with torch.serialization.safe_globals(checkpoint_safe_globals()):
-        return torch.load(path, map_location='cpu', weights_only=True)
 
 
 def save_peer_checkpoint(state_dict: Dict[str, Tensor],
@@ -83,17 +68,22 @@ def rebuilt_peer_state_dict(state_dict: Dict[str, Tensor], peer: str,
 
     For peers that are not stored under their own prefix, e.g. GPD's
     student, a view of a shared parameter store: the algorithm is built
-    from ``config``, loaded (``strict=True``) and asked for the peer's
-    ``deployable_state_dict``.
+    from the training ``config`` file, loaded (``strict=True``) and asked
+    for the peer's ``deployable_state_dict``. The config text a checkpoint
+    carries in its ``meta`` is never used: mmengine configs are Python, and
+    nothing read from a checkpoint is executed.
 
     Args:
         state_dict (dict): The algorithm's state dict.
         peer (str): Peer name.
-        config (str, optional): A config file, or the text of one (what the
-            runner saves in a checkpoint's ``meta['cfg']``).
+        config (str, optional): The training config file.
 
     Returns:
         dict: The plain network's state dict.
+
+    Raises:
+        KeyError: If no config file is given.
+        FileNotFoundError: If ``config`` is not a file.
     """
     from mmengine.config import Config
 
@@ -102,11 +92,12 @@ def rebuilt_peer_state_dict(state_dict: Dict[str, Tensor], peer: str,
         peers = sorted({key.split('.')[0] for key in state_dict})
         raise KeyError(
             f'No weights of peer "{peer}" under "{peer}." in the checkpoint '
-            f'(top-level names {peers}) and no config to rebuild the '
-            'algorithm from; pass the training config (--config).')
-    cfg = Config.fromfile(config) if osp.isfile(config) else \
-        Config.fromstring(config, file_format='.py')
-    algorithm = MODELS.build(cfg.model)
+            f'(top-level names {peers}): the algorithm has to be rebuilt '
+            'to compute them. Pass the training config file (--config); the '
+            'config text stored in a checkpoint is never executed.')
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'--config {config}: no such config file.')
+    algorithm = MODELS.build(Config.fromfile(config).model)
     algorithm.load_state_dict(state_dict, strict=True)
     return algorithm.deployable_state_dict(peer)
 
@@ -120,9 +111,8 @@ def export_peer(checkpoint: str,
     The result loads with ``strict=True`` into the network its peer config
     describes and is evaluated by mmseg / mmpretrain test tooling. A peer
     stored under ``{peer}.`` is cut out of the state dict; otherwise (or
-    when ``config`` is given) the algorithm is rebuilt from ``config`` or
-    from the config saved in the checkpoint (see
-    :func:`rebuilt_peer_state_dict`).
+    when ``config`` is given) the algorithm is rebuilt from the ``config``
+    file (see :func:`rebuilt_peer_state_dict`).
 
     Args:
         checkpoint (str): Checkpoint written during online distillation.
@@ -139,8 +129,7 @@ def export_peer(checkpoint: str,
     if stored and config is None:
         weights = peer_state_dict(state_dict, peer)
     else:
-        weights = rebuilt_peer_state_dict(
-            state_dict, peer, config or ckpt.get('meta', {}).get('cfg'))
+        weights = rebuilt_peer_state_dict(state_dict, peer, config)
     meta = dict(
         ckpt.get('meta', {}),
         exported_peer=peer,

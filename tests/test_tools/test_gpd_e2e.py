@@ -86,10 +86,12 @@ def test_classification_two_processes_and_export(tmp_path, tiny_cifar100):
     # weights as ema_state_dict.
     assert any(not torch.equal(value, ckpt['ema_state_dict'][f'module.{key}'])
                for key, value in ckpt['state_dict'].items())
-    # The converter (rebuilding GPD from the config saved in the
-    # checkpoint) and the hook export the same plain student: the EMA's.
+    # The converter (rebuilding GPD from the training config) and the hook
+    # export the same plain student: the EMA's.
     out = export_peer(
-        osp.join(work_dir, 'epoch_1.pth'), str(tmp_path / 'student.pth'))
+        osp.join(work_dir, 'epoch_1.pth'),
+        str(tmp_path / 'student.pth'),
+        config=cfg)
     hook_export = exported_student(work_dir)
     assert_identical_checkpoints(out, hook_export)
     # mmpretrain's own test tool evaluates it with the plain config.

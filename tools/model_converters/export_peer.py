@@ -7,13 +7,13 @@ model of that peer's original config, e.g.::
         work_dirs/dml/iter_80000.pth student_r18.pth --peer student
 
 Peers that share parameters with others (GPD's student) are extracted by
-the algorithm, rebuilt from the config saved in the checkpoint or given
-with ``--config``.
+the algorithm, rebuilt from the training config given with ``--config``
+(the config text stored in a checkpoint is never executed).
 """
 import argparse
 
-import mmokd  # noqa: F401  (checkpoint allow-list)
-from mmokd.utils import export_peer
+import mmokd  # noqa: F401  (registration)
+from mmokd.utils import CheckpointRefusedError, export_peer
 
 
 def main() -> None:
@@ -25,11 +25,14 @@ def main() -> None:
         '--peer', default='student', help='peer to export (student)')
     parser.add_argument(
         '--config',
-        help='training config, to rebuild the algorithm (default: the one '
-        'saved in the checkpoint, when the peer is not stored under its '
-        'own prefix)')
+        help='training config file, to rebuild the algorithm (needed when '
+        'the peer is not stored under its own prefix, e.g. GPD\'s student)')
     args = parser.parse_args()
-    print(export_peer(args.checkpoint, args.out, args.peer, args.config))
+    try:
+        print(export_peer(args.checkpoint, args.out, args.peer, args.config))
+    except (CheckpointRefusedError, FileExistsError, FileNotFoundError,
+            KeyError) as error:
+        parser.exit(2, f'export_peer: {error.args[0]}\n')
 
 
 if __name__ == '__main__':

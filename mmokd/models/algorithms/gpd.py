@@ -11,7 +11,7 @@ from mmengine.registry import DefaultScope
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from mmokd.utils.export import load_checkpoint_safely
+from mmokd.utils.checkpoint import load_checkpoint_safely
 from ..builders.num_classes import (preprocessor_with_num_classes,
                                     with_num_classes)
 from ..distillers import stack_labels
