@@ -36,6 +36,10 @@ model_wrapper_cfg = dict(
     broadcast_buffers=False,
     find_unused_parameters=False)
 default_hooks = dict(
+    # Exact resume: every rank's random state in the checkpoints; a
+    # checkpoint of another model is refused before loading.
+    rng_state=dict(type='mmokd.RNGStateHook'),
+    resume_check=dict(type='mmokd.ResumeCheckHook'),
     checkpoint=dict(
         type='CheckpointHook',
         interval=10,

@@ -31,5 +31,9 @@ val_cfg = dict(
 test_cfg = dict(
     _delete_=True, type='mmokd.OnlineDistillTestLoop', test_peers='student')
 default_hooks = dict(
+    # Exact resume: every rank's random state in the checkpoints; a
+    # checkpoint of another model is refused before loading.
+    rng_state=dict(type='mmokd.RNGStateHook'),
+    resume_check=dict(type='mmokd.ResumeCheckHook'),
     checkpoint=dict(save_best='mIoU', rule='greater', max_keep_ckpts=2))
 custom_hooks = [dict(type='mmokd.ExportPeerHook')]
