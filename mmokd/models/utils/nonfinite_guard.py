@@ -24,8 +24,10 @@ POLICIES = ('stop', 'skip')
 def nonfinite_tensors(named: Iterable[Tuple[str, Tensor]]) -> List[str]:
     """Names of the floating-point tensors that hold a NaN or an infinity.
 
-    Each tensor is summed in float64, which cannot overflow for float32 /
-    float16 values, so a sum is finite exactly when every element is.
+    One sum per tensor (accumulated in at least float32) finds the
+    candidates: a NaN or infinite element makes the sum non-finite. A
+    non-finite sum of finite elements (an overflow) is then ruled out
+    element-wise, so the answer is exact.
 
     Args:
         named (Iterable[tuple[str, Tensor]]): ``(name, tensor)`` pairs,
@@ -35,15 +37,19 @@ def nonfinite_tensors(named: Iterable[Tuple[str, Tensor]]) -> List[str]:
     Returns:
         list[str]: Names of the non-finite tensors, in the given order.
     """
-    named = [(name, t) for name, t in named if t.is_floating_point()]
+    named = [(name, t.detach()) for name, t in named if t.is_floating_point()]
     if not named:
         return []
     device = named[0][1].device
     sums = torch.stack([
-        t.detach().sum(dtype=torch.float64).to(device) for _, t in named
+        (t.sum(dtype=torch.float32) if t.element_size() < 4 else
+         t.sum()).to(device, torch.float64) for _, t in named
     ])
-    bad = (~torch.isfinite(sums)).nonzero().flatten().tolist()
-    return [named[i][0] for i in bad]
+    candidates = (~torch.isfinite(sums)).nonzero().flatten().tolist()
+    return [
+        named[i][0] for i in candidates
+        if not torch.isfinite(named[i][1]).all()
+    ]
 
 
 def _unwrap(module: nn.Module) -> nn.Module:
