@@ -1,6 +1,6 @@
 """Wrapper that keeps non-homogeneous activations exact in the DT.
 
-Guo et al., GPD (ICLR 2025); reference method-gpd.md Sec. 1.3 and 5.4. The
+Guo et al., GPD (ICLR 2025), Sec. 3.2. The
 dynamic teacher's (DT's) activations are the student's at ``1/r`` scale, so
 an activation ``f`` that is not positively homogeneous (ReLU6, HSwish,
 SiLU, GELU, ...) must run as ``f(r x) / r`` in the DT; e.g. ReLU6 becomes

@@ -1,6 +1,6 @@
 """GPD batch normalisation with separate running statistics per mode.
 
-Guo et al., GPD (ICLR 2025); reference method-gpd.md Sec. 1.3 and 1.6. An
+Guo et al., GPD (ICLR 2025), Sec. 3.2. An
 expanded BN stores the dynamic teacher's (DT's) ``gamma`` / ``beta``; the
 student uses ``gamma[:C]`` / ``beta[:C]``. The DT computes ``BN(r x) / r``:
 its ``1/r``-scaled input is brought back to the student's scale, so the

@@ -1,6 +1,6 @@
 """GPD convolution: the student and the dynamic teacher share one kernel.
 
-Guo et al., GPD (ICLR 2025), Sec. 3.2; reference method-gpd.md Sec. 1.3:
+Guo et al., GPD (ICLR 2025), Sec. 3.2:
 dense convolutions read ``r * P[:O, :I]`` as the student and the full ``P``
 as the dynamic teacher (DT); grouped / depthwise convolutions have ``r``
 times the groups in the DT, read ``P[:O]`` without a factor as the student
@@ -59,7 +59,7 @@ class GPDMultiBranchConv2d(GPDConv2d):
     """A :class:`~.multi_branch_conv.MultiBranchConv2d` expanded for GPD.
 
     Every branch kernel is expanded and sliced like a convolution weight
-    (reference method-gpd.md Sec. 1.4 OREPA row); ``branch_scale`` is tiled
+    (OREPA, Hu et al., CVPR 2022); ``branch_scale`` is tiled
     along its channel dim without division and sliced without a factor.
     The merged kernel of the slices is the student's kernel, the merged
     kernel of the full store is the DT's.

@@ -1,12 +1,12 @@
 """Builds the dynamic teacher in place by Inverse Reparameterization.
 
 Guo et al., "Gap Preserving Distillation by Building Bidirectional Mappings
-with A Dynamic Teacher", ICLR 2025, Sec. 3.2-3.3; reference method-gpd.md
-Sec. 1 and 5.3. The dynamic teacher (DT) is the student widened ``r`` times
-in every channel inside ``scope``; the student's weights become (scaled)
-prefix slices of the DT's (hard parameter sharing), so one parameter store
-trains both. Inverse Reparameterization (IR) tiles / rescales the student's
-weights so that the DT computes the student's function at step 0.
+with A Dynamic Teacher", ICLR 2025, Sec. 3.2-3.3. The dynamic teacher (DT)
+is the student widened ``r`` times in every channel inside ``scope``; the
+student's weights become (scaled) prefix slices of the DT's (hard
+parameter sharing), so one parameter store trains both. Inverse
+Reparameterization (IR) tiles / rescales the student's weights so that the
+DT computes the student's function at step 0.
 
 Boundaries: convs that read a non-widened tensor inside ``scope`` (the
 stem reading the image) widen only their output (``input_boundary``,

@@ -1,6 +1,6 @@
 """Extracts the plain student from a GPD store (CBR, DT -> student).
 
-Guo et al., GPD (ICLR 2025), Sec. 3.3; reference method-gpd.md Sec. 1.8.
+Guo et al., GPD (ICLR 2025), Sec. 3.3.
 With hard parameter sharing the trained student is read directly: each GPD
 op contributes its student view (scaled prefix slices, the student's BN
 running statistics, multi-branch kernels merged into one 3x3 kernel) under

@@ -1,6 +1,6 @@
 """Channel layouts of widened tensors and the GPD tiling rules.
 
-Guo et al., GPD (ICLR 2025), Sec. 3.2 / reference method-gpd.md Sec. 1.3-1.4.
+Guo et al., GPD (ICLR 2025), Sec. 3.2.
 The dynamic teacher (DT) keeps each widened activation as ``r`` copies of
 the student's activation at ``1/r`` scale: ``h_D = cat([h / r] * r, 1)``.
 A *layout* describes the channel dim of a (student-sized) tensor:

@@ -1,6 +1,6 @@
 """GPD linear layer: the student and the dynamic teacher share one matrix.
 
-Guo et al., GPD (ICLR 2025), Sec. 3.2; reference method-gpd.md Sec. 1.3:
+Guo et al., GPD (ICLR 2025), Sec. 3.2:
 an internal linear layer reads ``r * P[:O, :I]`` as the student; the
 classifier (output boundary, ``g = 1``) reads ``P[:, :I]`` without a factor
 and its DT computes ``sum_j W (f / r) + b = W f + b``: identical logits

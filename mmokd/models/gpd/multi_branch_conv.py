@@ -5,8 +5,7 @@ channel AND the branch dimension; during training each 3x3 / stride-1 /
 padding-1 convolution is an OREPA-style block (Hu et al., "Online
 Convolutional Re-parameterization", CVPR 2022) whose branches are linear
 in their weights, so one merged kernel is computed per forward and the
-block collapses into a plain convolution at export (reference
-method-gpd.md Sec. 1.7).
+block collapses into a plain convolution at export (Sec. 3.3).
 
 This implementation keeps three of the reference's six branches, each with
 a per-output-channel scale ``branch_scale[b]``:

@@ -1,6 +1,6 @@
 """Traces which tensors of a network the dynamic teacher widens.
 
-Guo et al., GPD (ICLR 2025); reference method-gpd.md Sec. 5.3 step 2. One
+Guo et al., GPD (ICLR 2025), Sec. 3.2: which channels are widened. One
 forward of the plain student records, for every module, the channel layout
 (:mod:`.layout`) of its input. Layouts start at the modules whose outputs
 are widened (given by a callback) and flow through every torch function:

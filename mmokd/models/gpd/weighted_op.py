@@ -1,6 +1,6 @@
 """Shared weight store of a GPD conv / linear op (hard parameter sharing).
 
-Guo et al., GPD (ICLR 2025), Sec. 3.2; reference method-gpd.md Sec. 1.3:
+Guo et al., GPD (ICLR 2025), Sec. 3.2:
 the op stores the dynamic teacher's (DT's) weight ``P``; the student reads
 a scaled prefix slice of it. With ``r`` the ratio, ``O`` / ``I`` the
 student's output / input channels:

@@ -1,7 +1,8 @@
 """GPD (Guo et al., ICLR 2025) on real mmpretrain classifiers (CPU):
 loss composition, detached DT target, frozen static teacher, the
 reference's order of operations, initialisation order, peers and export
-(method-gpd reference, invariants 12-13 and Sec. 2.4)."""
+(the authors' training step: DT forward and backward, then the
+student's, then one clipped update)."""
 import copy
 
 import numpy as np

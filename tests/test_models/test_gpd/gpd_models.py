@@ -2,7 +2,7 @@
 
 Each builder returns a fresh copy of a cached, randomly initialised plain
 model whose BN layers have random statistics and affine parameters, so that
-eval-mode checks are meaningful (method-gpd.md Sec. 7).
+eval-mode checks are meaningful.
 """
 import copy
 import functools

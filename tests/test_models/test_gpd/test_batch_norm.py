@@ -1,4 +1,4 @@
-"""GPD batch normalisation (method-gpd.md Sec. 1.3, 1.6).
+"""GPD batch normalisation (Guo et al., ICLR 2025, Sec. 3.2).
 
 DT mode computes ``BN(r x) / r`` with its own statistics, student mode a
 plain BN on ``gamma[:C]``; eps / momentum are kept; SyncBatchNorm students

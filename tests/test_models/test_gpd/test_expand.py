@@ -1,7 +1,9 @@
 """Inverse Reparameterization and the widened structure on real models.
 
-Invariants 1-7, 11, 14 and 17 of method-gpd.md Sec. 7 (GPD, Guo et al.,
-ICLR 2025), checked against the plain mmpretrain / mmseg / mmokd models.
+GPD (Guo et al., ICLR 2025, Sec. 3.2-3.3): the dynamic teacher computes
+the student's function at step 0, the student view reproduces the
+student, and the structure is widened as the paper defines; checked
+against the plain mmpretrain / mmseg / mmokd models.
 """
 import pytest
 import torch
@@ -36,7 +38,7 @@ def n_params(model):
     'mobilenet_v3_small', 'deeplabv3_r18', 'pspnet_r18'
 ])
 def test_ir_exact_in_eval(name):
-    """Invariants 1 and 3: noise 0 => DT == student == plain student."""
+    """Noise 0: DT == student == plain student."""
     plain, model = expanded(name)
     x = images(seed=3)
     with torch.no_grad():
@@ -50,8 +52,8 @@ def test_ir_exact_in_eval(name):
 
 @pytest.mark.parametrize('name', ['resnet18', 'pspnet_r18'])
 def test_ir_exact_in_train_mode(name):
-    """Invariant 1 with BN batch statistics (reference 4.0e-6 on R18); the
-    seed is reset before each forward for the heads' dropout."""
+    """The same with BN batch statistics (the authors' code: 4.0e-6 on
+    R18); the seed is reset before each forward for the heads' dropout."""
     _, model = expanded(name, copy_model=True)
     plain = build(name).train()
     model.train()
@@ -73,7 +75,7 @@ def test_ir_exact_in_train_mode(name):
 
 
 def test_ir_exact_for_ratio_3():
-    """Invariants 1, 3, 7 for r = 3 (102,011,560 parameters)."""
+    """Exact IR and the store size for r = 3 (102,011,560 parameters)."""
     plain, model = expanded('resnet18', ratio=3)
     assert n_params(model) == 102_011_560
     x = images()
@@ -84,7 +86,7 @@ def test_ir_exact_for_ratio_3():
 
 
 def test_default_noise_keeps_dt_close():
-    """Invariant 2: noise 1e-6 makes DT != student, but only slightly."""
+    """Noise 1e-6 makes DT != student, but only slightly."""
     _, model = expanded('resnet18', noise_std=1e-6)
     student, teacher = both_modes(model, images())
     gap = (student[0] - teacher[0]).abs().max().item()
@@ -94,7 +96,7 @@ def test_default_noise_keeps_dt_close():
 
 
 def test_activation_structure():
-    """Invariant 4: DT activation == cat([student / r] * r) (BN, conv)."""
+    """DT activation == cat([student / r] * r) (BN, conv)."""
     _, model = expanded('resnet18', copy_model=True)
     outs = {}
 
@@ -112,7 +114,7 @@ def test_activation_structure():
 
 
 def test_weight_structure_and_shapes():
-    """Invariants 5 and 6 on ResNet-18 (exact with noise 0)."""
+    """Tiled and rescaled weights on ResNet-18 (exact with noise 0)."""
     plain, model = expanded('resnet18')
     stem, stem_p = plain.backbone.conv1.weight, model.backbone.conv1.weight
     assert stem_p.shape == (128, 3, 7, 7)
@@ -142,7 +144,7 @@ def test_weight_structure_and_shapes():
 
 
 def test_mobilenet_v1_depthwise_and_counts():
-    """Invariants 6, 7 on MobileNet-V1: groups x r, weights tiled."""
+    """MobileNet-V1: groups x r, weights tiled, parameter counts."""
     plain, model = expanded('mobilenet_v1')
     assert n_params(plain) == 4_231_976
     assert n_params(model) == 14_742_120
@@ -157,14 +159,14 @@ def test_mobilenet_v1_depthwise_and_counts():
 
 
 def test_resnet18_parameter_count():
-    """Invariant 7: store 45,693,032 for the 11,689,512-parameter R18."""
+    """Store of 45,693,032 for the 11,689,512-parameter R18."""
     plain, model = expanded('resnet18')
     assert n_params(plain) == 11_689_512
     assert n_params(model) == 45_693_032
 
 
 def test_separate_bn_statistics():
-    """Invariant 11: each mode's training forward updates only its own
+    """Each mode's training forward updates only its own
     running statistics; the affine parameters are shared."""
     _, model = expanded('resnet18', copy_model=True)
     bn = model.backbone.layer1[0].bn1
@@ -191,7 +193,7 @@ def test_separate_bn_statistics():
 
 
 def test_mode_switching_has_no_side_effects():
-    """Invariant 14: S, D, S forwards in eval give identical S outputs."""
+    """S, D, S forwards in eval give identical S outputs."""
     _, model = expanded('resnet18', noise_std=1e-6)
     x = images()
     first = logits(model, x)
@@ -223,7 +225,7 @@ def test_segmentation_heads():
 
 
 def test_relu6_wrapper_is_needed_for_exact_ir():
-    """Invariant 17: MobileNetV2's ReLU6 runs as ReLU6(r x) / r in the DT;
+    """MobileNetV2's ReLU6 runs as ReLU6(r x) / r in the DT;
     without the wrapper the DT drifts from the student."""
     _, model = expanded('mobilenet_v2', copy_model=True)
     with torch.no_grad():

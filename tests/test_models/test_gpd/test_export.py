@@ -1,6 +1,6 @@
-"""Extraction of the plain student (CBR; method-gpd.md Sec. 1.8).
+"""Extraction of the plain student (CBR; GPD Sec. 3.3).
 
-Invariants 7 and 8 of Sec. 7: the exported state dict has the original
+The exported state dict has the original
 keys, shapes and parameter count, loads with ``strict=True`` into the plain
 model built from the same config and reproduces the student-mode outputs.
 """

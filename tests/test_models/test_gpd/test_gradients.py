@@ -1,6 +1,7 @@
-"""Gradient consequences of hard parameter sharing (method-gpd.md Sec. 1.5).
+"""Gradient consequences of hard parameter sharing (GPD, Guo et al.,
+ICLR 2025, Sec. 3.2).
 
-Invariants 9 (locality) and 10 (scale) of Sec. 7 on ResNet-18: the
+Locality and scale on ResNet-18: the
 student's loss reaches only its prefix slice, with ``r`` times the plain
 student's gradient for dense convolutions (stem included) and the same
 gradient for BN and the classifier; the DT's loss reaches the whole store.

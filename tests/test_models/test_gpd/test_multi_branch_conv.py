@@ -1,6 +1,6 @@
-"""Multi-branch convolutions and their merge (CBR, method-gpd.md Sec. 1.7).
+"""Multi-branch convolutions and their merge (CBR, GPD Sec. 3.3).
 
-Invariant 15 of Sec. 7: the block equals its merged convolution, computed
+The block equals its merged convolution, computed
 here branch by branch; the ``'pretrained'`` block equals the original
 convolution; expanded with the student, the branches merge away at export.
 """

@@ -1,4 +1,5 @@
-"""Golden values and invariants of ADM's terms (methods-okd A1-A3)."""
+"""Golden values and invariants of ADM's terms (Chen et al., ICML 2025,
+Eq. 5-10)."""
 import numpy as np
 import pytest
 import torch

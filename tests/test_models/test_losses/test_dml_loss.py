@@ -1,4 +1,5 @@
-"""Golden values and invariants of the DML loss (methods-okd D1-D7)."""
+"""Golden values and invariants of the DML loss (Zhang et al., CVPR 2018,
+Eq. 2)."""
 import math
 
 import numpy as np

@@ -1,5 +1,5 @@
-"""Golden values of GPD's label-smoothed soft cross-entropy (method-gpd
-reference, invariant 13)."""
+"""Golden values of GPD's label-smoothed soft cross-entropy (Guo et al.,
+ICLR 2025, Sec. 3)."""
 import numpy as np
 import pytest
 import torch

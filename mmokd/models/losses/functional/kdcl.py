@@ -51,7 +51,7 @@ def kdcl_linear_weights(logits: Tensor,
     The objective is convex in ``alpha``. Projected gradient descent with
     backtracking (float64, analytic gradient ``mean_n (p_n - y_n) . z_in``)
     starts from the best single network, so the result is never worse than
-    any single network (KDCL invariant K3).
+    any single network.
 
     Args:
         logits (Tensor): ``(M, P, C)`` detached rows of the M networks.
