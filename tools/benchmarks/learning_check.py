@@ -10,8 +10,9 @@ accepts only 32x32 pickles, and a folder dataset is what a user's own data
 looks like. A fixed stratified split holds out ``TEST_IMAGES`` images for
 testing; two training settings draw from the rest:
 
-* ``small``: 30 images per class (300);
-* ``full``: every training image (1300).
+* ``small``: 30 images per class (300): every method, and ADM's
+  ablations (on the first ``--ablation-seeds`` seeds);
+* ``full``: every training image (1300): the methods of ``FULL``.
 
 Each method trains with its shipped config (``configs/dml``, ``kdcl``,
 ``switokd``, ``adm``, ``gpd``) re-pointed at the digits by
@@ -25,7 +26,9 @@ each network logs are averaged per epoch, which shows the scale of ADM's
 terms against the label and DML terms over training.
 
 Runs are spread over ``--workers`` processes (one thread each); the wall
-time is measured and written with the results.
+time is measured and written with the results. Each finished run is
+appended to ``<work-dir>/records.jsonl``: ``--resume`` runs only the
+missing ones, ``--report`` rewrites the report from them.
 
 Example::
 
@@ -97,6 +100,9 @@ ABLATION = ('offline KD', 'DML+ADM gamma=0', 'DML+ADM gamma=0.1',
             'DML+ADM a=b=0.5 gamma=0')
 #: Trained alone, same schedule and seeds (the teacher's own top-1 is shown).
 REFERENCES = ('student alone', 'teacher alone')
+#: The methods of the full setting (every KDCL ensemble: small setting).
+FULL = ('DML', 'KDCL MinLogit', 'SwitOKD', 'DML+ADM', 'KDCL+ADM',
+        'offline KD+ADM', 'GPD')
 QUICK = ('DML', 'KDCL MinLogit', 'DML+ADM', 'offline KD+ADM')
 #: The loss terms whose scale over training is reported.
 TRACED = ('DML+ADM', 'DML+ADM gamma=0.1', 'DML+ADM gamma=0')
@@ -478,9 +484,13 @@ def run_job(job: dict) -> List[dict]:
     return records
 
 
-def plan_jobs(settings: Dict[str, dict], seeds: Sequence[int],
-              methods: Dict[str, Sequence[str]], data_root: str,
-              work_dir: str) -> List[dict]:
+def plan_jobs(settings: Dict[str, dict],
+              seeds: Sequence[int],
+              methods: Dict[str, Sequence[str]],
+              data_root: str,
+              work_dir: str,
+              ablation_seeds: Optional[Sequence[int]] = None,
+              done: Optional[set] = None) -> List[dict]:
     """Jobs of one method each, except the teacher alone, which carries
     the offline methods that use its weights; seed by seed, so that the
     records of an interrupted run hold every method of the first seeds.
@@ -492,6 +502,10 @@ def plan_jobs(settings: Dict[str, dict], seeds: Sequence[int],
             references, which are always run).
         data_root (str): Dataset folder.
         work_dir (str): Work folder.
+        ablation_seeds (list[int], optional): Seeds of the ``ABLATION``
+            methods; defaults to ``seeds``.
+        done (set, optional): ``(setting, method, seed)`` already
+            recorded; jobs made only of these are left out.
 
     Returns:
         list[dict]: Jobs for :func:`run_job`.
@@ -503,6 +517,12 @@ def plan_jobs(settings: Dict[str, dict], seeds: Sequence[int],
             groups = [['teacher alone'] + offline, ['student alone']]
             groups += [[m] for m in methods[name] if m not in offline]
             for group in groups:
+                group = [
+                    m for m in group if m not in ABLATION or seed in (
+                        seeds if ablation_seeds is None else ablation_seeds)
+                ]
+                if all((name, m, seed) in (done or set()) for m in group):
+                    continue
                 jobs.append(
                     dict(
                         setting=name,
@@ -705,11 +725,18 @@ def parse_args() -> argparse.Namespace:
                                                                   4])
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--epochs-small', type=int, default=20)
-    parser.add_argument('--epochs-full', type=int, default=4)
+    parser.add_argument('--epochs-full', type=int, default=3)
     parser.add_argument(
         '--doc', help='Markdown file to write the results into (the '
         'block between the learning_check markers); the plot goes next '
         'to it as learning.png. Defaults to <work-dir>/learning.md.')
+    parser.add_argument(
+        '--ablation-seeds', type=int, default=3,
+        help='How many of the seeds the ADM ablations use.')
+    parser.add_argument(
+        '--resume', action='store_true',
+        help='Keep the records of <work-dir>/records.jsonl and run only '
+        'the missing ones (the wall time then covers this call only).')
     parser.add_argument(
         '--report', action='store_true',
         help='Only write the report from <work-dir>/records.jsonl (e.g. '
@@ -728,7 +755,7 @@ def run_jobs(jobs: List[dict], workers: int, progress: str) -> List[dict]:
     Args:
         jobs (list[dict]): Jobs of :func:`plan_jobs`.
         workers (int): Worker processes (one thread each).
-        progress (str): The JSON-lines file.
+        progress (str): The JSON-lines file (appended to).
 
     Returns:
         list[dict]: Every record.
@@ -736,7 +763,7 @@ def run_jobs(jobs: List[dict], workers: int, progress: str) -> List[dict]:
     os.makedirs(osp.dirname(progress), exist_ok=True)
     records = []
     context = multiprocessing.get_context('fork')
-    with open(progress, 'w') as out, ProcessPoolExecutor(
+    with open(progress, 'a') as out, ProcessPoolExecutor(
             workers, mp_context=context) as pool:
         for done in as_completed([pool.submit(run_job, j) for j in jobs]):
             records += done.result()
@@ -760,7 +787,7 @@ def main() -> None:
     }
     for setting in settings.values():
         setting.update(mean=stats['mean'], std=stats['std'])
-    orders = dict(small=MAIN + ABLATION, full=MAIN)
+    orders = dict(small=MAIN + ABLATION, full=FULL)
     seeds = args.seeds
     if args.quick:
         settings = dict(small=dict(settings['small'], epochs=1))
@@ -776,9 +803,18 @@ def main() -> None:
             with open(wall_file) as f:
                 wall = json.load(f)['wall_s']
     else:
-        records = run_jobs(
-            plan_jobs(settings, seeds, orders, args.data_root,
-                      args.work_dir), args.workers, progress)
+        done = []
+        if args.resume and osp.exists(progress):
+            with open(progress) as f:
+                done = [json.loads(line) for line in f]
+        elif osp.exists(progress):
+            os.remove(progress)
+        jobs = plan_jobs(settings, seeds, orders, args.data_root,
+                         args.work_dir, seeds[:args.ablation_seeds],
+                         {(r['setting'], r['method'], r['seed'])
+                          for r in done if 'error' not in r})
+        records = [r for r in done if 'error' not in r] + run_jobs(
+            jobs, args.workers, progress)
         wall = time.perf_counter() - start
         with open(osp.join(args.work_dir, 'wall.json'), 'w') as f:
             json.dump(dict(wall_s=wall, runs=len(records)), f)
