@@ -4,9 +4,8 @@ from typing import Optional
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import EMAHook, Hook
-from mmengine.model import is_model_wrapper
 
-from mmokd.models.utils import nonfinite_tensors
+from mmokd.models.utils import nonfinite_tensors, unwrap
 from mmokd.registry import HOOKS
 from mmokd.utils.export import save_peer_checkpoint
 
@@ -45,9 +44,7 @@ class ExportPeerHook(Hook):
         """
         if not is_main_process():
             return
-        algorithm = runner.model
-        algorithm = algorithm.module if is_model_wrapper(algorithm) \
-            else algorithm
+        algorithm = unwrap(runner.model)
         peer = self.peer or algorithm.student_name
         meta = dict(exported_peer=peer, iter=runner.iter, epoch=runner.epoch)
         ema = [hook for hook in runner.hooks if isinstance(hook, EMAHook)]

@@ -3,11 +3,10 @@ from typing import Optional
 
 from mmengine.dist import all_reduce
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from mmokd.models.losses.functional import perrone_cooper_weights
 from mmokd.models.utils import (check_flag, check_integer, check_positive,
-                                field_of)
+                                field_of, unwrap)
 from mmokd.registry import HOOKS
 
 
@@ -61,11 +60,6 @@ class KDCLGeneralWeightsHook(Hook):
         self.by_epoch = check_flag(by_epoch, field_of(self, 'by_epoch'))
         self.dataloader: Optional[object] = None
 
-    @staticmethod
-    def _algorithm(runner):
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def before_train(self, runner) -> None:
         """Checks the model and builds the held-out dataloader.
 
@@ -75,7 +69,7 @@ class KDCLGeneralWeightsHook(Hook):
         Raises:
             ValueError: The model is not KDCL with the general strategy.
         """
-        model = self._algorithm(runner)
+        model = unwrap(runner.model)
         if getattr(model, 'ensemble_strategy', None) != 'general':
             raise ValueError(
                 'custom_hooks: KDCLGeneralWeightsHook needs model.type='
@@ -116,7 +110,7 @@ class KDCLGeneralWeightsHook(Hook):
         Args:
             runner (Runner): The runner.
         """
-        model = self._algorithm(runner)
+        model = unwrap(runner.model)
         model.eval()
         try:
             gram, count = model.held_out_error_gram(self.dataloader)

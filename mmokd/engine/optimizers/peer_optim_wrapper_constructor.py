@@ -1,10 +1,10 @@
 """One optimizer wrapper per peer of an online distillation algorithm."""
 from typing import Optional
 
-from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
 from torch import nn
 
+from mmokd.models.utils import unwrap
 from mmokd.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 
@@ -64,22 +64,19 @@ class PeerOptimWrapperConstructor:
         Returns:
             OptimWrapperDict: ``{peer: OptimWrapper}``.
         """
-        algorithm = model.module if is_model_wrapper(model) else model
+        algorithm = unwrap(model)
         peers = list(getattr(algorithm, 'trainable_peers', []))
         keys = list(self.optim_wrapper_cfg)
         if sorted(keys) != sorted(peers):
             raise ValueError(
                 f'optim_wrapper: keys {sorted(keys)} must be exactly the '
                 f'trained peers {sorted(peers)}, one optimizer config each.')
-        distiller = algorithm.distiller
-        distiller = distiller.module if is_model_wrapper(distiller) \
-            else distiller
+        distiller = unwrap(algorithm.distiller)
         wrappers = {}
         for name in peers:
             cfg = dict(self.optim_wrapper_cfg[name])
             paramwise_cfg = cfg.pop('paramwise_cfg', None)
-            peer = algorithm.peer(name)
-            peer = peer.module if is_model_wrapper(peer) else peer
+            peer = unwrap(algorithm.peer(name))
             if name in distiller.connectors:
                 peer = _PeerWithConnectors(peer, distiller.connectors[name])
             wrappers[name] = DefaultOptimWrapperConstructor(

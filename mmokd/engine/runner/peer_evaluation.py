@@ -1,18 +1,12 @@
 """Validation and test loops that evaluate several peers in turn."""
 from typing import Dict, List, Sequence, Union
 
-from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop, ValLoop
 
+from mmokd.models.utils import unwrap
 from mmokd.registry import LOOPS
 
 PeerSpec = Union[str, Sequence[str]]
-
-
-def _algorithm(runner):
-    """The online distillation algorithm inside the runner's model."""
-    model = runner.model
-    return model.module if is_model_wrapper(model) else model
 
 
 def _resolve(spec: PeerSpec, algorithm, field: str) -> List[str]:
@@ -37,7 +31,7 @@ def _evaluate(loop, peers: List[str]) -> Dict[str, float]:
     The student's metrics keep their plain names (so ``save_best`` tracks
     the student); every other peer's are prefixed ``'{peer}.'``.
     """
-    algorithm = _algorithm(loop.runner)
+    algorithm = unwrap(loop.runner.model)
     metrics: Dict[str, float] = {}
     for peer in peers:
         with algorithm.evaluating(peer):
@@ -50,6 +44,19 @@ def _evaluate(loop, peers: List[str]) -> Dict[str, float]:
                 for key, value in peer_metrics.items()
             }
         metrics.update(peer_metrics)
+    return metrics
+
+
+def _run_stage(loop, stage: str, spec: PeerSpec, field: str) -> dict:
+    """``run()`` of a ``'val'`` or ``'test'`` loop over the peers of
+    ``spec``, with the stage's hooks around it."""
+    runner = loop.runner
+    runner.call_hook(f'before_{stage}')
+    runner.call_hook(f'before_{stage}_epoch')
+    runner.model.eval()
+    metrics = _evaluate(loop, _resolve(spec, unwrap(runner.model), field))
+    runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
+    runner.call_hook(f'after_{stage}')
     return metrics
 
 
@@ -85,15 +92,7 @@ class OnlineDistillValLoop(ValLoop):
         Returns:
             dict: Metrics of all evaluated peers.
         """
-        self.runner.call_hook('before_val')
-        self.runner.call_hook('before_val_epoch')
-        self.runner.model.eval()
-        peers = _resolve(self.eval_peers, _algorithm(self.runner),
-                         'val_cfg.eval_peers')
-        metrics = _evaluate(self, peers)
-        self.runner.call_hook('after_val_epoch', metrics=metrics)
-        self.runner.call_hook('after_val')
-        return metrics
+        return _run_stage(self, 'val', self.eval_peers, 'val_cfg.eval_peers')
 
 
 @LOOPS.register_module()
@@ -128,12 +127,5 @@ class OnlineDistillTestLoop(TestLoop):
         Returns:
             dict: Metrics of all tested peers.
         """
-        self.runner.call_hook('before_test')
-        self.runner.call_hook('before_test_epoch')
-        self.runner.model.eval()
-        peers = _resolve(self.test_peers, _algorithm(self.runner),
-                         'test_cfg.test_peers')
-        metrics = _evaluate(self, peers)
-        self.runner.call_hook('after_test_epoch', metrics=metrics)
-        self.runner.call_hook('after_test')
-        return metrics
+        return _run_stage(self, 'test', self.test_peers,
+                          'test_cfg.test_peers')

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from mmokd.registry import MODELS
 from ..builders.num_classes import (preprocessor_with_num_classes,
                                     with_num_classes)
-from ..utils import build_nonfinite_guard, config_field
+from ..utils import build_nonfinite_guard, config_field, unwrap
 
 LossDict = Dict[str, Tensor]
 
@@ -18,11 +18,6 @@ LossDict = Dict[str, Tensor]
 def add_prefix(values: dict, prefix: str) -> dict:
     """Returns ``values`` with every key prefixed by ``'{prefix}.'``."""
     return {f'{prefix}.{key}': value for key, value in values.items()}
-
-
-def unwrap(module: nn.Module) -> nn.Module:
-    """Returns the module inside a (possibly) DDP-wrapped module."""
-    return module.module if is_model_wrapper(module) else module
 
 
 def num_classes_of(network: nn.Module) -> Optional[int]:
