@@ -40,19 +40,18 @@ randomness = dict(seed=0, deterministic=True)
 
 
 @pytest.mark.parametrize('policy, first_nan, failed', [('stop', 5, 5),
-                                                      ('skip', 5, 7)])
+                                                       ('skip', 5, 7)])
 def test_diverging_run_stops_and_keeps_the_last_finite_checkpoint(
         tmp_path, tiny_cifar100, policy, first_nan, failed):
-    cfg = write_config(tmp_path / 'diverge.py', CLS_DML,
-                       DIVERGING_BODY.format(root=tiny_cifar100,
-                                             policy=policy))
+    cfg = write_config(
+        tmp_path / 'diverge.py', CLS_DML,
+        DIVERGING_BODY.format(root=tiny_cifar100, policy=policy))
     work_dir = str(tmp_path / 'work')
-    proc = run_tool(
-        [
-            'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
-            '--no-validate'
-        ],
-        env=dist_env())
+    proc = run_tool([
+        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
+        '--no-validate'
+    ],
+                    env=dist_env())
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0, log[-3000:]
     found = re.search(
@@ -61,8 +60,9 @@ def test_diverging_run_stops_and_keeps_the_last_finite_checkpoint(
     assert found, log[-5000:]
     assert int(found.group(1)) == failed
     assert found.group(2) in ('student', 'teacher')
-    skipped = re.findall(r'Non-finite loss at iteration (\d+): .*; skipped '
-                         r'the update', log)
+    skipped = re.findall(
+        r'Non-finite loss at iteration (\d+): .*; skipped '
+        r'the update', log)
     assert sorted({int(i) for i in skipped}) == list(range(first_nan, failed))
     # The message also reaches the run's log file.
     log_files = glob.glob(osp.join(work_dir, '*', '*.log'))

@@ -157,14 +157,13 @@ class ADMDistiller(OnlineDistiller):
             dict.fromkeys(
                 name for pair in pairs
                 for name in (pair['student'], pair['teacher'])))
-        for arg, weight in (('alpha', alpha), ('beta', beta),
-                            ('gamma', gamma), ('adapter_probe_weight',
-                                               adapter_probe_weight)):
+        for arg, weight in (('alpha', alpha), ('beta', beta), ('gamma', gamma),
+                            ('adapter_probe_weight', adapter_probe_weight)):
             check_nonnegative(weight, field_of(self, arg))
         check_positive(eps, field_of(self, 'eps'))
         check_integer(ignore_index, field_of(self, 'ignore_index'))
-        claims = _channel_claims(self, channels, feature, feature_stages
-                                 or [], names, gamma)
+        claims = _channel_claims(self, channels, feature, feature_stages or [],
+                                 names, gamma)
         recorders = copy.deepcopy(dict(kwargs.pop('recorders', None) or {}))
         losses = copy.deepcopy(dict(kwargs.pop('losses', None) or {}))
         mappings = copy.deepcopy(

@@ -8,7 +8,7 @@ from .nonfinite_guard import (NonFiniteGuard, build_nonfinite_guard,
 from .wrappers import unwrap
 
 __all__ = [
-    'NonFiniteGuard', 'build_nonfinite_guard', 'check_flag', 'check_fraction', 'check_integer',
-    'check_nonnegative', 'check_positive', 'config_field', 'field_of',
-    'nonfinite_tensors', 'unwrap'
+    'NonFiniteGuard', 'build_nonfinite_guard', 'check_flag', 'check_fraction',
+    'check_integer', 'check_nonnegative', 'check_positive', 'config_field',
+    'field_of', 'nonfinite_tensors', 'unwrap'
 ]

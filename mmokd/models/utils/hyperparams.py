@@ -123,10 +123,11 @@ def check_integer(value: int,
     Returns:
         int: ``value``.
     """
-    if not (isinstance(value, Integral) and not isinstance(value, bool)
-            and (minimum is None or value >= minimum)):
-        _refuse(field, value, 'an integer' if minimum is None else
-                f'an integer >= {minimum}')
+    if not (isinstance(value, Integral) and not isinstance(value, bool) and
+            (minimum is None or value >= minimum)):
+        _refuse(
+            field, value,
+            'an integer' if minimum is None else f'an integer >= {minimum}')
     return value
 
 

@@ -9,11 +9,11 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 import torch
 from mmengine.dist import all_reduce, is_main_process
 from mmengine.logging import MessageHub, MMLogger
-from mmengine.model import is_model_wrapper
 from torch import Tensor, nn
 
 from mmokd.registry import TASK_UTILS
 from .hyperparams import check_integer, config_field, field_of
+from .wrappers import unwrap
 
 LossDict = Dict[str, Union[Tensor, List[Tensor]]]
 #: ``{peer: {buffer name: copy}}`` saved before a step's forward.
@@ -41,10 +41,12 @@ def nonfinite_tensors(named: Iterable[Tuple[str, Tensor]]) -> List[str]:
     if not named:
         return []
     device = named[0][1].device
-    sums = torch.stack([
-        (t.sum(dtype=torch.float32) if t.element_size() < 4 else
-         t.sum()).to(device, torch.float64) for _, t in named
-    ])
+
+    def total(t: Tensor) -> Tensor:
+        accumulate = torch.float32 if t.element_size() < 4 else t.dtype
+        return t.sum(dtype=accumulate).to(device, torch.float64)
+
+    sums = torch.stack([total(t) for _, t in named])
     candidates = (~torch.isfinite(sums)).nonzero().flatten().tolist()
     return [
         named[i][0] for i in candidates
@@ -52,13 +54,9 @@ def nonfinite_tensors(named: Iterable[Tuple[str, Tensor]]) -> List[str]:
     ]
 
 
-def _unwrap(module: nn.Module) -> nn.Module:
-    return module.module if is_model_wrapper(module) else module
-
-
 def _weights(module: nn.Module) -> List[Tuple[str, Tensor]]:
     """A module's parameters and buffers under its plain names."""
-    module = _unwrap(module)
+    module = unwrap(module)
     return list(module.named_parameters()) + list(module.named_buffers())
 
 
@@ -106,8 +104,7 @@ class NonFiniteGuard:
                              f'{POLICIES}, got {policy!r}.')
         self.policy = policy
         self.max_consecutive_skips = check_integer(
-            max_consecutive_skips, field_of(self, 'max_consecutive_skips'),
-            1)
+            max_consecutive_skips, field_of(self, 'max_consecutive_skips'), 1)
         self.consecutive = 0
         self.steps = 0
 
@@ -139,8 +136,7 @@ class NonFiniteGuard:
             for peer, module in peers.items()
         }
 
-    def check_losses(self, losses: Dict[str, LossDict],
-                     saved: SavedBuffers,
+    def check_losses(self, losses: Dict[str, LossDict], saved: SavedBuffers,
                      peers: Dict[str, nn.Module]) -> List[str]:
         """Decides, before any update, which peers must not step.
 
@@ -166,8 +162,9 @@ class NonFiniteGuard:
             return []
         flags = torch.stack([
             torch.stack([
-                ~torch.isfinite(v.detach()).all() for v in
-                (value if isinstance(value, (list, tuple)) else [value])
+                ~torch.isfinite(v.detach()).all()
+                for v in (value if isinstance(value, (list,
+                                                      tuple)) else [value])
             ]).any() for _, _, value in terms
         ]).float()
         all_reduce(flags)  # every rank takes the same decision
@@ -180,11 +177,10 @@ class NonFiniteGuard:
         where = ', '.join(f'peer "{peer}" term "{term}"' for peer, term in bad)
         if self.policy == 'stop' or \
                 self.consecutive > self.max_consecutive_skips:
-            reason = (
-                "model.nonfinite_guard.policy='stop'"
-                if self.policy == 'stop' else
-                f'{self.consecutive} non-finite steps in a row, '
-                f'max_consecutive_skips={self.max_consecutive_skips}')
+            reason = ("model.nonfinite_guard.policy='stop'"
+                      if self.policy == 'stop' else
+                      f'{self.consecutive} non-finite steps in a row, '
+                      f'max_consecutive_skips={self.max_consecutive_skips}')
             self._stop(
                 f'Non-finite loss at iteration {self._iteration()}: {where}. '
                 f'Training stopped before this step\'s update ({reason}).')
@@ -213,7 +209,10 @@ class NonFiniteGuard:
                 non-finite tensors.
         """
         weights = {peer: _weights(module) for peer, module in peers.items()}
-        bad = {peer: nonfinite_tensors(named) for peer, named in weights.items()}
+        bad = {
+            peer: nonfinite_tensors(named)
+            for peer, named in weights.items()
+        }
         device = next(t.device for named in weights.values() for _, t in named)
         flags = torch.tensor([float(bool(bad[peer])) for peer in peers],
                              device=device)

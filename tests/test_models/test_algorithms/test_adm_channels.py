@@ -35,7 +35,9 @@ def test_probe_gives_output_shapes_without_touching_the_network():
     assert outputs['backbone'][-1].device.type == 'meta'
     assert outputs['backbone.layer2'].shape == (1, 16, 32, 32)
     assert network.training
-    assert all(torch.equal(v, network.state_dict()[k]) for k, v in state.items())
+    assert all(
+        torch.equal(v,
+                    network.state_dict()[k]) for k, v in state.items())
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -46,8 +48,7 @@ def test_probe_gives_output_shapes_without_touching_the_network():
      'model.distiller.channels.teacher: 64 given, but the output of '
      '"backbone" in peer "teacher" has 128 channels'),
     (dict(feature_stages=[
-        dict(source='backbone.layer3', channels=dict(student=32,
-                                                     teacher=32))
+        dict(source='backbone.layer3', channels=dict(student=32, teacher=32))
     ]), 'model.distiller.feature_stages[0].channels.teacher: 32 given, but '
      'the output of "backbone.layer3" in peer "teacher" has 64 channels'),
 ])
@@ -72,7 +73,8 @@ def test_stage_counts_are_not_checked_when_unused():
         gamma=0.0,
         adapter_probe_weight=1.0,
         feature_stages=[
-            dict(source='backbone.layer3', channels=dict(student=1, teacher=1))
+            dict(
+                source='backbone.layer3', channels=dict(student=1, teacher=1))
         ])
     assert 'loss_adm_probe' in model.distiller.losses['student']
 
@@ -83,7 +85,9 @@ def test_segmentation_pair_is_checked_on_its_decode_head():
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/adm/deeplabv3_r101_r18_cityscapes.py'))
     cfg.model.distiller.channels.student = 512
-    with pytest.raises(ValueError, match=r'model\.distiller\.channels\.'
-                       r'student: 512 given, but the output of "decode_head'
-                       r'\.bottleneck" in peer "student" has 128 channels'):
+    with pytest.raises(
+            ValueError,
+            match=r'model\.distiller\.channels\.'
+            r'student: 512 given, but the output of "decode_head'
+            r'\.bottleneck" in peer "student" has 128 channels'):
         MODELS.build(cfg.model)

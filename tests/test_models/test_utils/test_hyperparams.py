@@ -70,9 +70,7 @@ def guard(**kwargs):
 
 def kdcl_hook(**kwargs):
     return lambda: HOOKS.build(
-        dict(
-            type='mmokd.KDCLGeneralWeightsHook', dataloader=dict(),
-            **kwargs))
+        dict(type='mmokd.KDCLGeneralWeightsHook', dataloader=dict(), **kwargs))
 
 
 def distilled_term(**kwargs):
@@ -115,8 +113,8 @@ REFUSED = [
      POSITIVE),
     (dml(dml_loss=dict(type='mmokd.DMLLoss', loss_weight=-1)),
      'model.dml_loss.loss_weight', NONNEGATIVE),
-    (distilled_term(tau=-2),
-     'model.distiller.losses.student.loss_kd.tau', POSITIVE),
+    (distilled_term(tau=-2), 'model.distiller.losses.student.loss_kd.tau',
+     POSITIVE),
     (distilled_term(loss_weight=NAN),
      'model.distiller.losses.student.loss_kd.loss_weight', NONNEGATIVE),
     # KDCL: its loss and the algorithm's own fields.
@@ -129,17 +127,17 @@ REFUSED = [
     (kdcl(loss_weight=NAN), 'model.loss_weight', NONNEGATIVE),
     (kdcl(ignore_index=True), 'model.ignore_index', INTEGER),
     # SwitOKD's switches: a string would count as True.
-    (switokd(require_teacher_better='false'),
-     'model.require_teacher_better', FLAG),
+    (switokd(require_teacher_better='false'), 'model.require_teacher_better',
+     FLAG),
     (switokd(strict_pause=0), 'model.strict_pause', FLAG),
     # ADM: alpha / beta / gamma, probe weight, epsilon, channel counts.
-    (loss('ADMConsensusLoss', loss_weight=-0.1),
-     'ADMConsensusLoss.loss_weight', NONNEGATIVE),
+    (loss('ADMConsensusLoss',
+          loss_weight=-0.1), 'ADMConsensusLoss.loss_weight', NONNEGATIVE),
     (loss('ADMConsensusLoss', tau=0), 'ADMConsensusLoss.tau', POSITIVE),
-    (loss('ADMDivergenceLoss', loss_weight=NAN),
-     'ADMDivergenceLoss.loss_weight', NONNEGATIVE),
-    (loss('ADMFeatureLoss', loss_weight=-1), 'ADMFeatureLoss.loss_weight',
-     NONNEGATIVE),
+    (loss('ADMDivergenceLoss',
+          loss_weight=NAN), 'ADMDivergenceLoss.loss_weight', NONNEGATIVE),
+    (loss('ADMFeatureLoss',
+          loss_weight=-1), 'ADMFeatureLoss.loss_weight', NONNEGATIVE),
     (adm(alpha=-0.01), 'model.distiller.alpha', NONNEGATIVE),
     (adm(beta=NAN), 'model.distiller.beta', NONNEGATIVE),
     (adm(gamma=INF), 'model.distiller.gamma', NONNEGATIVE),
@@ -152,18 +150,16 @@ REFUSED = [
     (adm(channels=dict(student=64, teacher=128.0)),
      'model.distiller.channels.teacher', 'an integer >= 1'),
     (adm(feature_stages=[
-        dict(
-            source='backbone.layer3',
-            channels=dict(student=-32, teacher=64))
+        dict(source='backbone.layer3', channels=dict(student=-32, teacher=64))
     ]), 'model.distiller.feature_stages[0].channels.student',
      'an integer >= 1'),
     # GPD: its loss, the expansion's noise, the teacher switch, the guard.
-    (loss('GPDSoftCELoss', loss_weight=-3), 'GPDSoftCELoss.loss_weight',
-     NONNEGATIVE),
-    (loss('GPDSoftCELoss', label_smoothing=1.5),
-     'GPDSoftCELoss.label_smoothing', FRACTION),
-    (loss('GPDSoftCELoss', label_smoothing=NAN),
-     'GPDSoftCELoss.label_smoothing', FRACTION),
+    (loss('GPDSoftCELoss',
+          loss_weight=-3), 'GPDSoftCELoss.loss_weight', NONNEGATIVE),
+    (loss('GPDSoftCELoss',
+          label_smoothing=1.5), 'GPDSoftCELoss.label_smoothing', FRACTION),
+    (loss('GPDSoftCELoss',
+          label_smoothing=NAN), 'GPDSoftCELoss.label_smoothing', FRACTION),
     (gpd(dt_loss=dict(type='mmokd.GPDSoftCELoss', loss_weight=NAN)),
      'model.dt_loss.loss_weight', NONNEGATIVE),
     (gpd(gpd=dict(GPD['gpd'], noise_std=-1e-6)), 'model.gpd.noise_std',
@@ -175,8 +171,8 @@ REFUSED = [
      'model.nonfinite_guard.policy', "('stop', 'skip')"),
     (dml(nonfinite_guard=dict(policy='skip', max_consecutive_skips=0)),
      'model.nonfinite_guard.max_consecutive_skips', 'an integer >= 1'),
-    (guard(max_consecutive_skips=2.0),
-     'NonFiniteGuard.max_consecutive_skips', 'an integer >= 1'),
+    (guard(max_consecutive_skips=2.0), 'NonFiniteGuard.max_consecutive_skips',
+     'an integer >= 1'),
     # KDCL-General's hook.
     (kdcl_hook(eps=0), 'KDCLGeneralWeightsHook.eps', POSITIVE),
     (kdcl_hook(interval=0), 'KDCLGeneralWeightsHook.interval',
@@ -213,16 +209,15 @@ def test_good_algorithm_settings_build():
     kdcl_model = kdcl(tau=2.0, loss_weight=0.0, ignore_index=-1)()
     term = kdcl_model.distiller.losses['student']['loss_kdcl']
     assert (term.tau, term.loss_weight, term.ignore_index) == (2.0, 0.0, -1)
-    switokd_model = switokd(require_teacher_better=False,
-                            strict_pause=False)()
+    switokd_model = switokd(require_teacher_better=False, strict_pause=False)()
     assert switokd_model.strict_pause is False
     adm_model = adm(alpha=0.0, beta=0.0, gamma=0.5, eps=1e-3)()
     assert set(adm_model.distiller.losses['student']) == {
         'loss_dml', 'loss_adm_feat'
     }
     assert adm_model.nonfinite_guard.policy == 'stop'
-    gpd_model = gpd(teacher_norm_eval=False,
-                    nonfinite_guard=dict(policy='skip'))()
+    gpd_model = gpd(
+        teacher_norm_eval=False, nonfinite_guard=dict(policy='skip'))()
     assert gpd_model.nonfinite_guard.policy == 'skip'
 
 
@@ -246,9 +241,8 @@ def test_checks_return_good_values_and_refuse_bad_ones():
     assert check_integer(3, 'f', 3) == 3
     assert check_flag(False, 'f') is False
     for check, value in [(check_nonnegative, -1e-12),
-                         (check_nonnegative, -INF),
-                         (check_positive, 0.0), (check_positive, True),
-                         (check_fraction, 1.0 + 1e-9),
+                         (check_nonnegative, -INF), (check_positive, 0.0),
+                         (check_positive, True), (check_fraction, 1.0 + 1e-9),
                          (check_integer, math.pi), (check_flag, 1)]:
         with pytest.raises(ValueError, match=r'^f must be .*, got '):
             check(value, 'f')

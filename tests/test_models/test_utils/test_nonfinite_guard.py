@@ -38,7 +38,8 @@ def build(**kwargs):
 def sgd_dict(model, lr=0.1):
     return OptimWrapperDict(
         **{
-            name: OptimWrapper(
+            name:
+            OptimWrapper(
                 torch.optim.SGD(model.peer(name).parameters(), lr=lr))
             for name in model.peer_names
         })
@@ -54,7 +55,8 @@ def buffers(module):
 
 def changed(before, module):
     now = dict(module.named_parameters())
-    return any(not torch.equal(value, now[key]) for key, value in before.items())
+    return any(not torch.equal(value, now[key])
+               for key, value in before.items())
 
 
 def poison(model, peer, term='loss_dml', steps=None):
@@ -137,15 +139,16 @@ def test_skip_restores_the_buffers_a_nonfinite_forward_changed():
 
 
 def test_skip_stops_at_the_k_plus_first_nonfinite_step_in_a_row():
-    model = build(
-        nonfinite_guard=dict(policy='skip', max_consecutive_skips=2))
+    model = build(nonfinite_guard=dict(policy='skip', max_consecutive_skips=2))
     # Steps 0, 1 NaN, 2 finite (resets), 3, 4 NaN skipped, 5 NaN stops.
     poison(model, 'teacher', steps={0, 1, 3, 4, 5})
     optim = sgd_dict(model)
     for _ in range(5):
         model.train_step(batch(), optim)
-    with pytest.raises(FloatingPointError, match='3 non-finite steps in a '
-                       'row, max_consecutive_skips=2'):
+    with pytest.raises(
+            FloatingPointError,
+            match='3 non-finite steps in a '
+            'row, max_consecutive_skips=2'):
         model.train_step(batch(), optim)
 
 
@@ -154,8 +157,9 @@ def test_single_optimizer_layout_is_guarded():
     poison(model, 'teacher')
     before = params(model)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
-    with pytest.raises(FloatingPointError, match='peer "teacher" term '
-                       '"loss_dml"'):
+    with pytest.raises(
+            FloatingPointError, match='peer "teacher" term '
+            '"loss_dml"'):
         model.train_step(batch(), optim)
     assert not changed(before, model)
 
@@ -180,8 +184,8 @@ def test_decision_is_all_reduced_over_ranks(monkeypatch):
 
     monkeypatch.setattr(nonfinite_guard, 'all_reduce', other_rank_nan)
     model = build()
-    with pytest.raises(FloatingPointError,
-                       match='peer "teacher" term "loss_dml"'):
+    with pytest.raises(
+            FloatingPointError, match='peer "teacher" term "loss_dml"'):
         model.train_step(batch(), sgd_dict(model))
 
 
@@ -215,8 +219,9 @@ def test_gpd_stop_and_skip_leave_the_store_unchanged():
         model.dt_loss.forward = lambda *a, **k: forward(*a, **k) * NAN
         before = params(model)
         if policy == 'stop':
-            with pytest.raises(FloatingPointError,
-                               match='peer "student" term "loss_gpd"'):
+            with pytest.raises(
+                    FloatingPointError,
+                    match='peer "student" term "loss_gpd"'):
                 model.train_step(batch(), test_gpd.sgd(model))
         else:
             model.train_step(batch(), test_gpd.sgd(model))
@@ -236,7 +241,9 @@ def test_export_hook_refuses_nonfinite_weights(tmp_path):
         epoch=0,
         train_dataloader=None,
         log_dir=str(tmp_path))
-    with pytest.raises(FloatingPointError, match=r'non-finite weights '
-                       r"\['head.fc.bias'\]; nothing was exported"):
+    with pytest.raises(
+            FloatingPointError,
+            match=r'non-finite weights '
+            r"\['head.fc.bias'\]; nothing was exported"):
         ExportPeerHook().after_train(runner)
     assert not osp.exists(osp.join(tmp_path, 'student.pth'))
