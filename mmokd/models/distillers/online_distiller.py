@@ -1,9 +1,11 @@
 """Routes recorded outputs of named peers into per-peer distill losses."""
 import copy
+import inspect
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmrazor.models.task_modules import RecorderManager
 from torch import Tensor, nn
@@ -31,6 +33,47 @@ def stack_labels(data_samples: List[Any]) -> Tensor:
                    'the data samples carry neither gt_sem_seg nor gt_label.')
 
 
+def _describe_source(source: Any) -> str:
+    """A mapping source in a few characters, e.g. ``teacher.logits``."""
+    if isinstance(source, list):
+        return '[' + ', '.join(_describe_source(item)
+                               for item in source) + ']'
+    if 'data' in source:
+        return f'data:{source["data"]}'
+    text = f'{source["peer"]}.{source["recorder"]}'
+    if source.get('record_idx'):
+        text += f'[call {source["record_idx"]}]'
+    if source.get('data_idx') is not None:
+        text += f'[{source["data_idx"]}]'
+    if source.get('detach'):
+        text += '.detach()'
+    if source.get('connector') is not None:
+        text += f' -> {source["connector"]}'
+    return text
+
+
+def _check_signature(loss: nn.Module, mapping: Dict[str, Any],
+                     where: str) -> None:
+    """Raises if ``mapping``'s arguments do not fit ``loss.forward``."""
+    params = inspect.signature(loss.forward).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    named = {
+        name
+        for name, p in params.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    unknown = sorted(set(mapping) - named) if not takes_any else []
+    required = sorted(name for name in named
+                      if params[name].default is inspect.Parameter.empty
+                      and name not in mapping)
+    if unknown or required:
+        problem = (f'unknown arguments {unknown}' if unknown else
+                   f'required arguments {required} are not mapped')
+        raise ValueError(
+            f'{where}: {problem}; {type(loss).__name__}.forward takes '
+            f'{sorted(named)}.')
+
+
 @MODELS.register_module()
 class OnlineDistiller(BaseModule):
     """Records peers' intermediate results and computes distill losses.
@@ -41,7 +84,9 @@ class OnlineDistiller(BaseModule):
 
     - ``dict(peer='teacher', recorder='logits')``: what the recorder named
       ``logits`` of peer ``teacher`` recorded in this step (add
-      ``data_idx=i`` to pick item ``i`` of a recorded tuple, and
+      ``record_idx=k`` to read the ``k``-th call of the recorded module in
+      the step, default 0, e.g. a module shared by several branches;
+      ``data_idx=i`` to pick item ``i`` of a recorded tuple;
       ``connector='name'`` to pass it through that peer's connector, and
       ``detach=True`` to cut the gradient before the connector);
     - a list of such dicts: a list of tensors (e.g. several peers);
@@ -51,6 +96,13 @@ class OnlineDistiller(BaseModule):
       and shares between terms (its ``step_data_names``, e.g. KDCL's
       ``'kdcl_ensemble'``), or one the distiller derives itself
       (:attr:`derived_data_names`, e.g. ADM's attention maps).
+
+    When the algorithm is built, every routing is checked against the
+    peers (names of peers, recorders, modules, connectors) and against its
+    loss's ``forward`` signature (no unknown argument, no required one
+    left out), and the whole routing is written to the log as a table
+    (:meth:`routing_table`), including the terms a method generates in
+    code (DML, KDCL, SwitOKD).
 
     Example:
         >>> distiller = dict(
@@ -156,6 +208,9 @@ class OnlineDistiller(BaseModule):
                         f'{field}.loss_forward_mappings.{owner}.{name} is '
                         'missing: say where each forward() argument of this '
                         'loss comes from.')
+                _check_signature(
+                    losses[name], mappings[name],
+                    f'{field}.loss_forward_mappings.{owner}.{name}')
                 for arg, source in mappings[name].items():
                     where = (f'{field}.loss_forward_mappings.{owner}.{name}'
                              f'.{arg}')
@@ -169,6 +224,34 @@ class OnlineDistiller(BaseModule):
                         f'{field}.loss_forward_mappings.{owner}.{name} maps '
                         f'a loss that {field}.losses.{owner} does not '
                         'define.')
+        print_log(
+            'Online distillation routing:\n' + self.routing_table(),
+            logger='current')
+
+    def routing_table(self) -> str:
+        """The recorders, connectors and terms, as one readable table.
+
+        Returns:
+            str: One line per recorder (``peer.recorder <- type(source)``),
+            connector and term (``owner: name = Loss(arg <- source, ...)``).
+        """
+        lines = []
+        for peer, cfgs in self.recorder_cfgs.items():
+            for name, cfg in cfgs.items():
+                lines.append(f'  recorder  {peer}.{name} <- '
+                             f'{cfg["type"]}({cfg.get("source", "")})')
+        for peer, modules in self.connectors.items():
+            for name, module in modules.items():
+                lines.append(f'  connector {peer}.{name} = '
+                             f'{type(module).__name__}')
+        for owner, losses in self.losses.items():
+            for name, loss in losses.items():
+                args = ', '.join(
+                    f'{arg} <- {_describe_source(source)}' for arg, source in
+                    self.loss_forward_mappings[owner][name].items())
+                lines.append(f'  term      {owner}: {name} = '
+                             f'{type(loss).__name__}({args})')
+        return '\n'.join(lines)
 
     @property
     def derived_data_names(self) -> List[str]:
