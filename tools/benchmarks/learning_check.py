@@ -665,11 +665,13 @@ def report(records: List[dict], settings: Dict[str, dict],
     """The Markdown block of results written into the doc."""
     done = sorted({r['seed'] for r in records})
     timing = 'interrupted run' if wall is None else f'{wall / 60:.1f} min'
+    busy = sum(r.get('seconds', 0.0) for r in records) / 60
     parts = [
         f'Command: `{command}`', '',
         f'Wall time: {timing} with {workers} worker process(es) of one '
-        f'thread each, {len(records)} runs, seeds {done} of {list(seeds)}.',
-        ''
+        f'thread each, {len(records)} runs, seeds {done} of {list(seeds)}; '
+        f'the runs themselves took {busy:.1f} min in all (building and '
+        'training, summed over workers).', ''
     ]
     for name, setting in settings.items():
         parts += [
@@ -725,7 +727,7 @@ def parse_args() -> argparse.Namespace:
                                                                   4])
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--epochs-small', type=int, default=20)
-    parser.add_argument('--epochs-full', type=int, default=3)
+    parser.add_argument('--epochs-full', type=int, default=5)
     parser.add_argument(
         '--doc', help='Markdown file to write the results into (the '
         'block between the learning_check markers); the plot goes next '
@@ -783,7 +785,7 @@ def main() -> None:
              epochs=args.epochs_small, batch_size=32),
         'full':
         dict(ann_file='meta/train_full.txt', images=stats['train_full'],
-             epochs=args.epochs_full, batch_size=64),
+             epochs=args.epochs_full, batch_size=32),
     }
     for setting in settings.values():
         setting.update(mean=stats['mean'], std=stats['std'])
