@@ -4,7 +4,7 @@ Without it a diverged run (e.g. a learning rate far too high) trains on
 NaN for epochs, exits with code 0, and the checkpoint hook's
 ``max_keep_ckpts`` deletes the last good checkpoints.
 """
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, NoReturn, Optional, Tuple, Union
 
 import torch
 from mmengine.dist import all_reduce, is_main_process
@@ -52,6 +52,13 @@ def nonfinite_tensors(named: Iterable[Tuple[str, Tensor]]) -> List[str]:
         named[i][0] for i in candidates
         if not torch.isfinite(named[i][1]).all()
     ]
+
+
+def _nonfinite(value: Union[Tensor, List[Tensor]]) -> Tensor:
+    """Whether a loss value (or any of a list of them) is not finite."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return torch.stack([~torch.isfinite(v.detach()).all()
+                        for v in values]).any()
 
 
 def _weights(module: nn.Module) -> List[Tuple[str, Tensor]]:
@@ -160,13 +167,8 @@ class NonFiniteGuard:
                  for term, value in peer_losses.items() if 'loss' in term]
         if not terms:
             return []
-        flags = torch.stack([
-            torch.stack([
-                ~torch.isfinite(v.detach()).all()
-                for v in (value if isinstance(value, (list,
-                                                      tuple)) else [value])
-            ]).any() for _, _, value in terms
-        ]).float()
+        flags = torch.stack([_nonfinite(value)
+                             for _, _, value in terms]).float()
         all_reduce(flags)  # every rank takes the same decision
         bad = [(peer, term) for (peer, term, _), flag in zip(terms, flags)
                if flag > 0]
@@ -229,7 +231,7 @@ class NonFiniteGuard:
             'checkpoint of them.')
 
     @staticmethod
-    def _stop(message: str) -> None:
+    def _stop(message: str) -> NoReturn:
         """Logs ``message`` (so it reaches the run's log file) and raises.
         """
         message += (' No checkpoint holds non-finite weights; '
