@@ -194,13 +194,9 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
             dict(
                 type='mmokd.SwitOKD', peers=peers,
                 logits=logits_module(args))).to(device)
-        decide = model.peers_to_update
-
-        def expert(losses, data_samples, log_vars):
-            decide(losses, data_samples, log_vars)  # statistics, all-reduce
-            return [model.student_name]
-
-        model.peers_to_update = expert
+        # The statistics and their all-reduce still run (reweight_losses);
+        # only the student steps, as in expert mode.
+        model.peers_to_update = lambda: [model.student_name]
         optim = peer_sgd(model)
         return lambda data: model.train_step(data, optim)
     record = dict(type='ModuleOutputs', source=logits_module(args))

@@ -6,11 +6,23 @@ from mmokd.registry import MODELS
 from ..utils import config_field
 from .online_distill import OnlineDistill
 
+#: Recorder of every peer's logits, set up by DML and the methods built on
+#: it (KDCL, SwitOKD); read with ``OnlineDistill.record(peer, LOGITS)``.
+LOGITS = 'logits'
+
+
+def dml_term(source: Optional[str] = None) -> str:
+    """Name of a peer's mimicry term: ``'loss_dml'``, or with
+    ``per_source_terms`` the term toward one other peer,
+    ``'loss_dml_{source}'``."""
+    return 'loss_dml' if source is None else f'loss_dml_{source}'
+
 
 def distiller_recording_logits(distiller: Optional[dict],
                                logits: Union[str, Dict[str, str]],
                                names: List[str]) -> Tuple[dict, dict, dict]:
-    """A copy of ``distiller`` with a ``logits`` recorder on every peer.
+    """A copy of ``distiller`` with a :data:`LOGITS` recorder on every
+    peer.
 
     Args:
         distiller (dict, optional): The user's distiller config; defaults
@@ -33,7 +45,7 @@ def distiller_recording_logits(distiller: Optional[dict],
         dict(distiller or dict(type='mmokd.OnlineDistiller')))
     recorders = distiller.setdefault('recorders', {})
     for name in names:
-        recorders.setdefault(name, {})['logits'] = dict(
+        recorders.setdefault(name, {})[LOGITS] = dict(
             type='ModuleOutputs', source=logits[name])
     return (distiller, distiller.setdefault('losses', {}),
             distiller.setdefault('loss_forward_mappings', {}))
@@ -99,16 +111,16 @@ class DML(OnlineDistill):
         for name in names:
             others = [other for other in names if other != name]
             if name in per_source_terms:
-                terms = {f'loss_dml_{other}': [other] for other in others}
+                terms = {dml_term(other): [other] for other in others}
             else:
-                terms = {'loss_dml': others}
+                terms = {dml_term(): others}
             for term, sources in terms.items():
                 losses.setdefault(name, {})[term] = self._source_loss(
                     dml_loss, len(sources), len(others))
                 mappings.setdefault(name, {})[term] = dict(
-                    preds_S=dict(peer=name, recorder='logits'),
+                    preds_S=dict(peer=name, recorder=LOGITS),
                     preds_T=[
-                        dict(peer=other, recorder='logits')
+                        dict(peer=other, recorder=LOGITS)
                         for other in sources
                     ],
                     gt=dict(data='gt'))

@@ -16,10 +16,10 @@ from ..builders.num_classes import (preprocessor_with_num_classes,
                                     with_num_classes)
 from ..distillers import stack_labels
 from ..gpd import expand_to_dynamic_teacher, export_student, gpd_mode
-from ..utils import build_nonfinite_guard, check_flag, config_field
-from .online_distill import OnlineDistill, num_classes_of, unwrap
+from ..utils import (LossDict, build_nonfinite_guard, check_flag,
+                     config_field, is_loss_term, unwrap)
+from .online_distill import OnlineDistill, num_classes_of
 
-LossDict = Dict[str, Tensor]
 
 #: Suffix of each mode's logged terms.
 SUFFIX = {'dynamic_teacher': 'dt', 'student': 's'}
@@ -398,8 +398,8 @@ class GPD(BaseModel):
 
     @staticmethod
     def _total(terms: LossDict) -> Tensor:
-        """Sum of the terms whose name contains ``'loss'``."""
-        return sum(value for key, value in terms.items() if 'loss' in key)
+        """Sum of the loss terms (:func:`is_loss_term`)."""
+        return sum(value for key, value in terms.items() if is_loss_term(key))
 
     def loss(self, inputs: Tensor, data_samples: list) -> LossDict:
         """All terms from one DT and one student forward, both graphs

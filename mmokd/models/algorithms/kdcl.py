@@ -8,9 +8,10 @@ from torch import Tensor
 from mmokd.registry import MODELS
 from ..distillers import stack_labels
 from ..losses.functional import KDCL_STRATEGIES, kdcl_ensemble, kdcl_error_gram
-from ..utils import check_integer, check_nonnegative, check_positive
-from .dml import distiller_recording_logits
-from .online_distill import OnlineDistill, unwrap
+from ..utils import (check_integer, check_nonnegative, check_positive,
+                     unwrap)
+from .dml import LOGITS, distiller_recording_logits
+from .online_distill import OnlineDistill
 
 
 @MODELS.register_module()
@@ -97,7 +98,7 @@ class KDCL(OnlineDistill):
                 strategy=ensemble_strategy,
                 ignore_index=ignore_index)
             mappings.setdefault(name, {})['loss_kdcl'] = dict(
-                preds_S=dict(peer=name, recorder='logits'),
+                preds_S=dict(peer=name, recorder=LOGITS),
                 preds_T=dict(data='kdcl_ensemble'),
                 gt=dict(data='gt'))
         super().__init__(peers=peers, distiller=distiller, **kwargs)
@@ -117,7 +118,7 @@ class KDCL(OnlineDistill):
         Returns:
             dict: ``{'kdcl_ensemble': z_t}`` (detached).
         """
-        logits = [self.record(name, 'logits') for name in self.peer_names]
+        logits = [self.record(name, LOGITS) for name in self.peer_names]
         target = stack_labels(data_samples).to(logits[0].device)
         weights = getattr(self, 'general_weights', None)
         return {
@@ -154,7 +155,7 @@ class KDCL(OnlineDistill):
                 with distiller.recording(name):
                     self.peer(name)(
                         views[name], data['data_samples'], mode='tensor')
-                logits.append(self.record(name, 'logits'))
+                logits.append(self.record(name, LOGITS))
             target = stack_labels(data['data_samples']).to(device)
             batch_gram, batch_count = kdcl_error_gram(logits, target,
                                                       self.ignore_index)

@@ -10,9 +10,7 @@ from torch import Tensor, nn
 from mmokd.registry import MODELS
 from ..builders.num_classes import (preprocessor_with_num_classes,
                                     with_num_classes)
-from ..utils import build_nonfinite_guard, config_field, unwrap
-
-LossDict = Dict[str, Tensor]
+from ..utils import LossDict, build_nonfinite_guard, config_field, unwrap
 
 
 def add_prefix(values: dict, prefix: str) -> dict:
@@ -373,7 +371,8 @@ class OnlineDistill(BaseModel):
             data = self.data_preprocessor(data, True)
             losses = self.peer_losses(**data)
         log_vars: Dict[str, Tensor] = {}
-        updated = self.peers_to_update(losses, data['data_samples'], log_vars)
+        self.reweight_losses(losses, data['data_samples'], log_vars)
+        updated = self.peers_to_update()
         skipped = guard.check_losses(losses, saved, trained)
         parsed = {}
         for name in self.trainable_peers:
@@ -386,20 +385,26 @@ class OnlineDistill(BaseModel):
         guard.check_weights(dict(trained, distiller=self.distiller))
         return log_vars
 
-    def peers_to_update(self, losses: Dict[str, LossDict], data_samples: list,
-                        log_vars: Dict[str, Tensor]) -> List[str]:
-        """The peers whose optimizer steps this iteration: all trained
-        peers here; SwitOKD pauses teachers and may zero terms of
-        ``losses`` first. Decisions must be identical on every rank.
+    def reweight_losses(self, losses: Dict[str, LossDict],
+                        data_samples: list,
+                        log_vars: Dict[str, Tensor]) -> None:
+        """Scales terms in place before they are summed, and takes the
+        step's decisions :meth:`peers_to_update` reports; nothing here.
+        SwitOKD decides each pair's mode and zeroes terms. Decisions must
+        be identical on every rank.
 
         Args:
-            losses (dict): ``{peer: {loss name: value}}`` of this step,
-                before they are summed; a method may reweight terms.
+            losses (dict): ``{peer: {loss name: value}}`` of this step.
             data_samples (list): The batch's data samples.
             log_vars (dict): Log variables; a method may add its own.
 
         Returns:
             list[str]: Names of the peers to update.
+        """
+
+    def peers_to_update(self) -> List[str]:
+        """The peers whose optimizer steps this iteration (after
+        :meth:`reweight_losses`): all trained peers here.
         """
         return list(self.trainable_peers)
 

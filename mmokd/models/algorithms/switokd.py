@@ -8,9 +8,8 @@ from torch import Tensor
 from mmokd.registry import MODELS
 from ..distillers import stack_labels
 from ..losses.functional import switokd_decision, switokd_statistics
-from ..utils import check_flag
-from .dml import DML
-from .online_distill import LossDict
+from ..utils import LossDict, check_flag, is_loss_term
+from .dml import DML, LOGITS, dml_term
 
 EPSILON_SOURCES = ('own', 'first_pair')
 
@@ -101,6 +100,7 @@ class SwitOKD(DML):
         self.require_teacher_better = require_teacher_better
         self.epsilon_source = epsilon_source
         self.strict_pause = strict_pause
+        self._paused: List[str] = []
 
     @staticmethod
     def _check_pairs(pairs: Sequence[dict], peer_names: List[str]) -> None:
@@ -131,7 +131,7 @@ class SwitOKD(DML):
         target = stack_labels(data_samples)
         stats = torch.stack([
             switokd_statistics(
-                self.record(student, 'logits'), self.record(teacher, 'logits'),
+                self.record(student, LOGITS), self.record(teacher, LOGITS),
                 target) for teacher, student in self.pairs
         ])
         all_reduce(stats)  # identical decisions on every rank
@@ -141,11 +141,15 @@ class SwitOKD(DML):
             for pair_stats in stats
         ]
 
-    def peers_to_update(self, losses: Dict[str, LossDict], data_samples: list,
-                        log_vars: Dict[str, Tensor]) -> List[str]:
-        """Pauses the teachers, or their terms, of pairs in expert mode."""
+    def reweight_losses(self, losses: Dict[str, LossDict],
+                        data_samples: list,
+                        log_vars: Dict[str, Tensor]) -> None:
+        """Decides every pair's mode; zeroes the mimicry terms of a teacher
+        whose pair is in expert mode (all its terms when all its pairs
+        are and ``strict_pause`` is off), and pauses it when all its pairs
+        are and ``strict_pause`` is on (:meth:`peers_to_update`)."""
         decisions = self.decide(data_samples)
-        device = self.record(self.student_name, 'logits').device
+        device = self.record(self.student_name, LOGITS).device
         for (teacher, student), (expert, delta,
                                  gap) in zip(self.pairs, decisions):
             suffix = '' if len(self.pairs) == 1 else f'.{teacher}_{student}'
@@ -153,7 +157,7 @@ class SwitOKD(DML):
                                ('G', gap)):
                 log_vars[f'switokd.{key}{suffix}'] = torch.tensor(
                     value, device=device)
-        paused = []
+        self._paused = []
         for teacher in self.teachers:
             experts = [
                 student
@@ -163,13 +167,18 @@ class SwitOKD(DML):
             own_pairs = [s for t, s in self.pairs if t == teacher]
             if len(experts) == len(own_pairs):
                 if self.strict_pause:
-                    paused.append(teacher)
+                    self._paused.append(teacher)
                     continue
-                silenced = [k for k in losses[teacher] if 'loss' in k]
+                silenced = [k for k in losses[teacher] if is_loss_term(k)]
             else:
-                silenced = [f'loss_dml_{student}' for student in experts]
+                silenced = [dml_term(student) for student in experts]
             for term in silenced:
                 value = losses[teacher][term]
                 losses[teacher][term] = [v * 0 for v in value] if \
                     isinstance(value, list) else value * 0
-        return [name for name in self.trainable_peers if name not in paused]
+
+    def peers_to_update(self) -> List[str]:
+        """Every trained peer but the teachers paused in this step."""
+        return [
+            name for name in self.trainable_peers if name not in self._paused
+        ]

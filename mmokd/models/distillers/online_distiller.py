@@ -11,7 +11,7 @@ from mmrazor.models.task_modules import RecorderManager
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from ..utils import config_field, field_of
+from ..utils import config_field, field_of, is_loss_term
 
 
 def stack_labels(data_samples: List[Any]) -> Tensor:
@@ -199,7 +199,7 @@ class OnlineDistiller(BaseModule):
             self._check_peer(owner, peers, f'{field}.losses')
             mappings = self.loss_forward_mappings.get(owner, {})
             for name in losses:
-                if 'loss' not in name:
+                if not is_loss_term(name):
                     raise ValueError(
                         f'{field}.losses.{owner}.{name}: a loss name must '
                         'contain "loss", otherwise it is not optimised.')
