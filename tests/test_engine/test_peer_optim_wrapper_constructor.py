@@ -64,8 +64,8 @@ def test_connectors_are_optimised_with_their_peer():
         adm_model.teacher)
 
 
-@pytest.mark.parametrize('keys', [('student', ), ('student', 'teacher',
-                                                   'techer')])
+@pytest.mark.parametrize(
+    'keys', [('student', ), ('student', 'teacher', 'techer')])
 def test_keys_must_be_the_trained_peers(keys):
     with pytest.raises(ValueError, match='optim_wrapper: keys'):
         PeerOptimWrapperConstructor({key: sgd(0.1)
