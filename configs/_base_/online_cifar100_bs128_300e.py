@@ -38,7 +38,7 @@ model_wrapper_cfg = dict(
 default_hooks = dict(
     # Exact resume: every rank's random state in the checkpoints; a
     # checkpoint of another model is refused before loading.
-    rng_state=dict(type='mmokd.RNGStateHook'),
+    rank_state=dict(type='mmokd.RankStateHook'),
     resume_check=dict(type='mmokd.ResumeCheckHook'),
     checkpoint=dict(
         type='CheckpointHook',

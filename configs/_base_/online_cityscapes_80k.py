@@ -33,7 +33,7 @@ test_cfg = dict(
 default_hooks = dict(
     # Exact resume: every rank's random state in the checkpoints; a
     # checkpoint of another model is refused before loading.
-    rng_state=dict(type='mmokd.RNGStateHook'),
+    rank_state=dict(type='mmokd.RankStateHook'),
     resume_check=dict(type='mmokd.ResumeCheckHook'),
     checkpoint=dict(save_best='mIoU', rule='greater', max_keep_ckpts=2))
 custom_hooks = [dict(type='mmokd.ExportPeerHook')]

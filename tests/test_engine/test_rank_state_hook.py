@@ -1,4 +1,4 @@
-"""RNGStateHook: a resumed run repeats an uninterrupted one exactly, with
+"""RankStateHook: a resumed run repeats an uninterrupted one exactly, with
 random augmentation (Python, numpy and torch generators), dropout and
 validation, in iteration- and epoch-based loops, with and without
 dataloader workers, with a fixed or a per-run seed."""
@@ -79,7 +79,7 @@ def train(work_dir,
             interval=1 if by_epoch else 2,
             by_epoch=by_epoch))
     if rng_hook:
-        hooks['rng_state'] = dict(type='mmokd.RNGStateHook')
+        hooks['rank_state'] = dict(type='mmokd.RankStateHook')
     loop = dict(by_epoch=True, max_epochs=2, val_interval=1) if by_epoch \
         else dict(by_epoch=False, max_iters=4, val_interval=2)
     runner = Runner(
@@ -127,7 +127,7 @@ def test_resumed_run_repeats_the_uninterrupted_one(tmp_path, by_epoch,
                       'epoch_1.pth' if by_epoch else 'iter_2.pth')
     resumed = train(
         tmp_path / 'resumed', by_epoch, num_workers, seed, resume_from=middle)
-    assert len(load_checkpoint_safely(middle)['rng_states']) == 1
+    assert len(load_checkpoint_safely(middle)['rank_states']) == 1
     assert max_difference(full, resumed) == 0.0
 
 

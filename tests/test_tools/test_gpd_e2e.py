@@ -113,8 +113,19 @@ def test_classification_two_processes_and_export(tmp_path, tiny_cifar100):
     assert 'accuracy/top1' in proc.stdout + proc.stderr
 
 
+# The CIFAR-100 training augmentation: random crop and flip.
+AUGMENTED = """
+train_dataloader['dataset']['pipeline'] = [
+    dict(type='RandomCrop', crop_size=32, padding=4),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs')]
+"""
+
+
 def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100):
     cfg = cls_config(tmp_path, tiny_cifar100, epochs=2)
+    with open(cfg, 'a') as f:
+        f.write(AUGMENTED)
     full, part, _ = train_interrupted_and_resumed(tmp_path, cfg)
     assert_same_weights(full, part)
     assert full['optimizer']['state'].keys() == \

@@ -2,10 +2,10 @@
 from .export_peer_hook import ExportPeerHook
 from .kdcl_general_weights_hook import KDCLGeneralWeightsHook
 from .label_check_hook import LabelCheckHook
+from .rank_state_hook import RankStateHook
 from .resume_check_hook import ResumeCheckHook
-from .rng_state_hook import RNGStateHook
 
 __all__ = [
     'ExportPeerHook', 'KDCLGeneralWeightsHook', 'LabelCheckHook',
-    'ResumeCheckHook', 'RNGStateHook'
+    'RankStateHook', 'ResumeCheckHook'
 ]

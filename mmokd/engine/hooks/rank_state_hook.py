@@ -1,18 +1,19 @@
-"""Keeps the random state in the checkpoints, so that a resumed run repeats
-an uninterrupted one."""
+"""Keeps every rank's random state and buffers in the checkpoints, so that
+a resumed run repeats an uninterrupted one."""
 import logging
 from typing import Callable, List, Optional
 
 from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
 
 from mmokd.registry import HOOKS
 from mmokd.utils.random_state import get_random_state, set_random_state
 
-STATES_KEY = 'rng_states'
+STATES_KEY = 'rank_states'
 
 
 def _warn(message: str) -> None:
@@ -20,19 +21,25 @@ def _warn(message: str) -> None:
 
 
 @HOOKS.register_module()
-class RNGStateHook(Hook):
-    """Saves every process's random state in the checkpoints and restores it
-    on resume.
+class RankStateHook(Hook):
+    """Saves what differs between ranks in the checkpoints (random states,
+    buffers) and restores each rank's own on resume.
 
-    mmengine restores weights, optimizers, schedulers and the iteration,
-    but not the random generators, so dropout and random augmentation
-    draw other numbers after a resume than in an uninterrupted run. This
-    hook makes a resumed run repeat the uninterrupted one exactly:
+    mmengine restores weights, optimizers, schedulers and the iteration as
+    rank 0 saved them, but not the random generators, so dropout and
+    random augmentation draw other numbers after a resume than in an
+    uninterrupted run, and the other ranks get rank 0's buffers (BN
+    statistics differ per rank when DDP does not broadcast buffers, as
+    in the mmokd configs, and e.g. KDCL-General's all-reduced estimate
+    uses every rank's). This hook makes a resumed run repeat the
+    uninterrupted one exactly:
 
-    * **Saved per rank.** When a checkpoint is due, every rank's state
-      (Python, numpy, torch CPU, CUDA: :func:`get_random_state`) is
-      gathered, and rank 0 writes the list to the checkpoint under
-      ``rng_states``; on resume each rank restores its own entry.
+    * **Saved per rank.** When a checkpoint is due, every rank's random
+      state (Python, numpy, torch CPU, CUDA: :func:`get_random_state`)
+      and the buffers of ranks other than 0 are gathered, and rank 0
+      writes the list to the checkpoint under ``rank_states``; on resume
+      each rank restores its own entry (buffers after the weights are
+      loaded).
     * **Restored where the run stopped.** ``IterBasedTrainLoop`` skips the
       trained batches by loading them again, which replays the
       augmentation of ``num_workers=0`` pipelines (main process) and of
@@ -40,8 +47,8 @@ class RNGStateHook(Hook):
       the seed, rank and worker id); the state is restored after that
       skip, right before the first new batch. Other loops restore it
       before training.
-    * **Validation does not change it.** The state is put back after each
-      validation, as a resumed run does not repeat the validation that
+    * **Validation does not change it.** The random state is put back
+      after each validation, as a resumed run does not repeat the validation that
       followed its checkpoint (a ``save_best`` checkpoint holds the state
       from before validation).
     * **Same data order.** With ``randomness.seed=None`` each run draws a
@@ -55,7 +62,8 @@ class RNGStateHook(Hook):
     live in the worker processes).
 
     Example:
-        >>> default_hooks = dict(rng_state=dict(type='mmokd.RNGStateHook'))
+        >>> default_hooks = dict(
+        ...     rank_state=dict(type='mmokd.RankStateHook'))
     """
 
     # Gathers before CheckpointHook (VERY_LOW) writes.
@@ -79,8 +87,8 @@ class RNGStateHook(Hook):
             data_batch (dict, optional): The batch.
             outputs (dict, optional): The step's outputs.
         """
-        self._due = self._gather() if _checkpoint_due(runner, False) \
-            else None
+        self._due = self._gather(runner) if _checkpoint_due(runner,
+                                                            False) else None
 
     def after_train_epoch(self, runner) -> None:
         """Gathers the states when a checkpoint is due at this epoch.
@@ -88,8 +96,8 @@ class RNGStateHook(Hook):
         Args:
             runner (Runner): The runner.
         """
-        self._due = self._gather() if _checkpoint_due(runner, True) \
-            else None
+        self._due = self._gather(runner) if _checkpoint_due(runner,
+                                                            True) else None
 
     def before_val(self, runner) -> None:
         """Keeps every rank's state from before validation.
@@ -97,7 +105,7 @@ class RNGStateHook(Hook):
         Args:
             runner (Runner): The runner.
         """
-        self._before_val = self._gather()
+        self._before_val = self._gather(runner)
 
     def after_val(self, runner) -> None:
         """Puts back this rank's state from before validation.
@@ -106,7 +114,7 @@ class RNGStateHook(Hook):
             runner (Runner): The runner.
         """
         if self._before_val is not None:
-            set_random_state(self._before_val[get_rank()])
+            set_random_state(self._before_val[get_rank()]['random'])
             self._before_val = None
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -118,10 +126,10 @@ class RNGStateHook(Hook):
         """
         states = self._before_val or self._due
         if states is None and get_world_size() == 1:
-            states = [get_random_state()]
+            states = [dict(random=get_random_state(), buffers={})]
         if states is None:
-            _warn('RNGStateHook: the random states of the other ranks were '
-                  'not gathered for this checkpoint (saved outside '
+            _warn('RankStateHook: the states of the other ranks were not '
+                  'gathered for this checkpoint (saved outside '
                   'CheckpointHook\'s schedule); resuming it will not repeat '
                   'an uninterrupted run exactly.')
             return
@@ -138,11 +146,11 @@ class RNGStateHook(Hook):
             return
         states = checkpoint.get(STATES_KEY)
         if states is None:
-            _warn('RNGStateHook: the checkpoint holds no random states (it '
-                  'was saved without this hook); the resumed run will not '
-                  'repeat an uninterrupted run exactly.')
+            _warn('RankStateHook: the checkpoint holds no per-rank states '
+                  '(it was saved without this hook); the resumed run will '
+                  'not repeat an uninterrupted run exactly.')
         elif len(states) != get_world_size():
-            _warn(f'RNGStateHook: the checkpoint holds the random states of '
+            _warn(f'RankStateHook: the checkpoint holds the states of '
                   f'{len(states)} processes, this run has '
                   f'{get_world_size()}; they are not restored.')
         else:
@@ -151,7 +159,8 @@ class RNGStateHook(Hook):
                 seed=checkpoint.get('meta', {}).get('seed'))
 
     def before_train(self, runner) -> None:
-        """Restores the resumed state, after the batches the loop skips.
+        """Restores this rank's buffers, and its random state after the
+        batches the loop skips.
 
         Args:
             runner (Runner): The runner.
@@ -159,9 +168,14 @@ class RNGStateHook(Hook):
         if self._resumed is None:
             return
         resumed, self._resumed = self._resumed, None
+        buffers = resumed['state']['buffers']
+        for name, buffer in _unwrap(runner).named_buffers():
+            if name in buffers:
+                buffer.copy_(buffers[name])
         _use_seed(runner, resumed['seed'])
         loop = runner.train_loop
-        restore = lambda: set_random_state(resumed['state'])  # noqa: E731
+        restore = lambda: set_random_state(  # noqa: E731
+            resumed['state']['random'])
         if isinstance(loop, IterBasedTrainLoop):
             loop.dataloader_iterator = _RestoreAfterSkip(
                 loop, loop.iter, restore)
@@ -170,11 +184,17 @@ class RNGStateHook(Hook):
         restore()
 
     @staticmethod
-    def _gather() -> List[dict]:
-        """Every rank's random state, in rank order."""
-        state = get_random_state()
+    def _gather(runner) -> List[dict]:
+        """Every rank's random state and buffers (rank 0's are the
+        checkpoint's), in rank order."""
+        state = dict(random=get_random_state(), buffers={})
         if get_world_size() == 1:
             return [state]
+        if get_rank() > 0:
+            state['buffers'] = {
+                name: buffer.detach().cpu().clone()
+                for name, buffer in _unwrap(runner).named_buffers()
+            }
         return all_gather_object(state)
 
 
@@ -207,6 +227,12 @@ class _RestoreAfterSkip:
         return next(self._iterator)
 
 
+def _unwrap(runner):
+    """The runner's model without its wrapper."""
+    model = runner.model
+    return model.module if is_model_wrapper(model) else model
+
+
 def _checkpoint_due(runner, by_epoch: bool) -> bool:
     """Whether a ``CheckpointHook`` saves at the end of this iteration
     (``by_epoch=False``) or epoch (its own condition)."""
@@ -235,10 +261,10 @@ def _use_seed(runner, seed: Optional[int]) -> None:
         return
     # The runner's own dataloader config and randomness settings.
     if runner._randomness_cfg.get('diff_rank_seed', False):
-        _warn('RNGStateHook: with randomness.diff_rank_seed=True the data '
+        _warn('RankStateHook: with randomness.diff_rank_seed=True the data '
               'order of the resumed run is drawn anew.')
         return
-    runner.logger.info(f'RNGStateHook: rebuilding the training dataloader '
+    runner.logger.info(f'RankStateHook: rebuilding the training dataloader '
                        f'with the resumed seed {seed}')
     loop.dataloader = runner.build_dataloader(
         runner._train_dataloader, seed=seed)
@@ -250,12 +276,12 @@ def _warn_inexact_epoch_resume(runner) -> None:
     """Warns when an epoch-based resume cannot repeat the data."""
     dataloader = runner.train_loop.dataloader
     if runner.iter != runner.epoch * len(dataloader):
-        _warn('RNGStateHook: the checkpoint was saved within an epoch; the '
+        _warn('RankStateHook: the checkpoint was saved within an epoch; the '
               'loop starts that epoch again, so the resumed run differs '
               'from an uninterrupted one.')
     if getattr(dataloader, 'persistent_workers', False) and \
             dataloader.num_workers > 0:
-        _warn('RNGStateHook: persistent dataloader workers keep their random '
+        _warn('RankStateHook: persistent dataloader workers keep their random '
               'state across epochs and cannot be restored; set '
               'train_dataloader.persistent_workers=False for a resumed run '
               'that repeats an uninterrupted one exactly.')

@@ -19,6 +19,7 @@ from ..gpd import expand_to_dynamic_teacher, export_student, gpd_mode
 from ..utils import (LossDict, build_nonfinite_guard, check_flag,
                      config_field, is_loss_term, unwrap)
 from .online_distill import OnlineDistill, num_classes_of
+from .wrapped_peer_keys import load_into_wrapped_peers
 
 
 #: Suffix of each mode's logged terms.
@@ -217,6 +218,8 @@ class GPD(BaseModel):
         self.eval_peer = 'student'
         # Checkpoint keys without DDP's '.module.' (see OnlineDistill).
         self._register_state_dict_hook(OnlineDistill._strip_wrapper_keys)
+        self._register_load_state_dict_pre_hook(
+            load_into_wrapped_peers, with_module=True)
 
     @staticmethod
     def _check_module(network: nn.Module, name: str, field: str) -> None:

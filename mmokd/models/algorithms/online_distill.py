@@ -11,6 +11,7 @@ from mmokd.registry import MODELS
 from ..builders.num_classes import (preprocessor_with_num_classes,
                                     with_num_classes)
 from ..utils import LossDict, build_nonfinite_guard, config_field, unwrap
+from .wrapped_peer_keys import load_into_wrapped_peers
 
 
 def add_prefix(values: dict, prefix: str) -> dict:
@@ -140,6 +141,8 @@ class OnlineDistill(BaseModel):
                 f'pipeline\'s num_views) to {len(self.peer_names)}, or to '
                 '1 to share one view.')
         self._register_state_dict_hook(self._strip_wrapper_keys)
+        self._register_load_state_dict_pre_hook(
+            load_into_wrapped_peers, with_module=True)
 
     @staticmethod
     def _build_peer(name: str, cfg: Union[dict, nn.Module]) -> nn.Module:
