@@ -1,9 +1,9 @@
 """Pure-function forms of the online distillation losses, one module per
 method; registered loss modules wrap them, and tests compare them with
 values computed independently."""
-from .adm import (adm_attention, adm_consensus_loss, adm_divergence_loss,
-                  adm_feature_loss, adm_similarity, attended_logits,
-                  dense_cross_entropy)
+from .adm import (adm_attended_cross_entropy, adm_attention,
+                  adm_consensus_loss, adm_divergence_loss, adm_feature_loss,
+                  adm_similarity, attended_logits, dense_cross_entropy)
 from .common import class_last, label_rows, resize_labels, resize_like
 from .dml import dml_kl
 from .gpd import gpd_soft_cross_entropy
@@ -13,10 +13,10 @@ from .kdcl import (KDCL_STRATEGIES, kdcl_ensemble, kdcl_error_gram,
 from .switokd import switokd_decision, switokd_mode, switokd_statistics
 
 __all__ = [
-    'KDCL_STRATEGIES', 'adm_attention', 'adm_consensus_loss',
-    'adm_divergence_loss', 'adm_feature_loss', 'adm_similarity',
-    'attended_logits', 'class_last', 'dense_cross_entropy', 'dml_kl',
-    'gpd_soft_cross_entropy', 'kdcl_ensemble', 'kdcl_error_gram',
+    'KDCL_STRATEGIES', 'adm_attended_cross_entropy', 'adm_attention',
+    'adm_consensus_loss', 'adm_divergence_loss', 'adm_feature_loss',
+    'adm_similarity', 'attended_logits', 'class_last', 'dense_cross_entropy',
+    'dml_kl', 'gpd_soft_cross_entropy', 'kdcl_ensemble', 'kdcl_error_gram',
     'kdcl_general_weights', 'kdcl_linear_weights', 'label_rows',
     'perrone_cooper_weights', 'resize_labels', 'resize_like',
     'switokd_decision', 'switokd_mode', 'switokd_statistics'

@@ -126,61 +126,49 @@ def dense_cross_entropy(logits: Tensor,
     return total / (target != ignore_index).sum().clamp(min=1)
 
 
-def adm_consensus_loss(feat_s: Tensor,
-                       attn_consensus: Tensor,
-                       weight_s: Tensor,
-                       bias_s: Optional[Tensor],
-                       target: Tensor,
-                       ignore_index: int = 255) -> Tensor:
-    """ADM consensus learning for the student (ICML 2025, Eq. 7).
+def adm_attended_cross_entropy(feat: Tensor,
+                               attn: Tensor,
+                               weight: Tensor,
+                               bias: Optional[Tensor],
+                               target: Tensor,
+                               ignore_index: int = 255) -> Tensor:
+    """A network's own classifier on its attention-weighted map, against
+    the labels: ADM's consensus and divergence learning (ICML 2025).
 
-    ``CE(W_s(GAP(ReLU(F_s) * (1 + S) / (1 + mean S))), y)``.
+    * Eq. 7, consensus learning for the student (``adm_consensus_loss``):
+      ``CE(W_s(GAP(ReLU(F_s) * (1 + S) / (1 + mean S))), y)``;
+    * Eq. 8, divergence learning for the teacher (``adm_divergence_loss``):
+      ``CE(W_t(GAP(ReLU(F_t) * (1 - S) / (1 - mean S))), y)``.
 
     Example::
 
         attn_co, attn_di = adm_attention(feat_s_aligned, feat_t)
-        loss = adm_consensus_loss(feat_s, attn_co, fc.weight, fc.bias, y)
+        loss_co = adm_consensus_loss(feat_s, attn_co, fc_s.weight,
+                                     fc_s.bias, y)
+        loss_di = adm_divergence_loss(feat_t, attn_di, fc_t.weight,
+                                      fc_t.bias, y)
 
     Args:
-        feat_s (Tensor): Student's penultimate map ``F_s``.
-        attn_consensus (Tensor): The first map of :func:`adm_attention`.
-        weight_s (Tensor): Student classifier weight.
-        bias_s (Tensor, optional): Student classifier bias.
+        feat (Tensor): The network's penultimate map ``F``.
+        attn (Tensor): Its map of :func:`adm_attention` (first: consensus,
+            second: divergence).
+        weight (Tensor): The network's classifier weight.
+        bias (Tensor, optional): The network's classifier bias.
         target (Tensor): Labels.
         ignore_index (int): Ignored label (segmentation).
 
     Returns:
-        Tensor: The loss; gradient reaches only ``feat_s`` and the student
+        Tensor: The loss; gradient reaches only ``feat`` and the network's
         classifier.
     """
-    logits = attended_logits(feat_s, attn_consensus, weight_s, bias_s)
+    logits = attended_logits(feat, attn, weight, bias)
     return dense_cross_entropy(logits, target, ignore_index)
 
 
-def adm_divergence_loss(feat_t: Tensor,
-                        attn_divergence: Tensor,
-                        weight_t: Tensor,
-                        bias_t: Optional[Tensor],
-                        target: Tensor,
-                        ignore_index: int = 255) -> Tensor:
-    """ADM divergence learning for the teacher (ICML 2025, Eq. 8).
-
-    ``CE(W_t(GAP(ReLU(F_t) * (1 - S) / (1 - mean S))), y)``.
-
-    Args:
-        feat_t (Tensor): Teacher's penultimate map ``F_t``.
-        attn_divergence (Tensor): The second map of :func:`adm_attention`.
-        weight_t (Tensor): Teacher classifier weight.
-        bias_t (Tensor, optional): Teacher classifier bias.
-        target (Tensor): Labels.
-        ignore_index (int): Ignored label (segmentation).
-
-    Returns:
-        Tensor: The loss; gradient reaches only ``feat_t`` and the teacher
-        classifier.
-    """
-    logits = attended_logits(feat_t, attn_divergence, weight_t, bias_t)
-    return dense_cross_entropy(logits, target, ignore_index)
+#: ADM Eq. 7: the student's map with the consensus attention.
+adm_consensus_loss = adm_attended_cross_entropy
+#: ADM Eq. 8: the teacher's map with the divergence attention.
+adm_divergence_loss = adm_attended_cross_entropy
 
 
 def adm_feature_loss(feats_s_aligned: Sequence[Tensor],
