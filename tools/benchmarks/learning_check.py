@@ -492,8 +492,9 @@ def plan_jobs(settings: Dict[str, dict],
               ablation_seeds: Optional[Sequence[int]] = None,
               done: Optional[set] = None) -> List[dict]:
     """Jobs of one method each, except the teacher alone, which carries
-    the offline methods that use its weights; seed by seed, so that the
-    records of an interrupted run hold every method of the first seeds.
+    the offline methods that use its weights; setting by setting and seed
+    by seed, so that the records of an interrupted run hold every method
+    of the first seeds.
 
     Args:
         settings (dict): ``{name: setting}``.
@@ -511,8 +512,8 @@ def plan_jobs(settings: Dict[str, dict],
         list[dict]: Jobs for :func:`run_job`.
     """
     jobs = []
-    for seed in seeds:
-        for name in settings:
+    for name in settings:
+        for seed in seeds:
             offline = [m for m in methods[name] if m.startswith('offline')]
             groups = [['teacher alone'] + offline, ['student alone']]
             groups += [[m] for m in methods[name] if m not in offline]
@@ -605,7 +606,7 @@ def loss_scale_table(records: List[dict], setting: str, method: str) -> str:
     points of training."""
     traces = [
         r['losses'] for r in records if r['setting'] == setting
-        and r['method'] == method and r['losses']
+        and r['method'] == method and r.get('losses')
     ]
     if not traces:
         return ''
