@@ -311,7 +311,7 @@ class ADMDistiller(OnlineDistiller):
             claims = [c for c in self.channel_claims if c[1] == peer]
             try:
                 outputs = probe_outputs(peers[peer], [c[2] for c in claims])
-            except Exception as error:  # noqa: B902 (any op may lack meta)
+            except Exception as error:  # any op may lack a meta kernel
                 MMLogger.get_current_instance().warning(
                     f'ADMDistiller: the channel counts of peer "{peer}" '
                     f'were not checked at build ({type(error).__name__}: '

@@ -91,3 +91,23 @@ def test_segmentation_pair_is_checked_on_its_decode_head():
             r'student: 512 given, but the output of "decode_head'
             r'\.bottleneck" in peer "student" has 128 channels'):
         MODELS.build(cfg.model)
+
+
+def test_network_that_cannot_run_on_meta_tensors_is_built_with_a_warning(
+        monkeypatch):
+    from mmengine.logging import MMLogger
+
+    from mmokd.models.distillers import adm_distiller
+
+    def no_meta_kernel(network, modules):
+        raise NotImplementedError('no meta kernel for custom_op')
+
+    monkeypatch.setattr(adm_distiller, 'probe_outputs', no_meta_kernel)
+    warnings = []
+    monkeypatch.setattr(MMLogger.get_current_instance(), 'warning',
+                        warnings.append)
+    model = build(channels=dict(student=32, teacher=128))  # unchecked
+    assert 'adm_adapter' in model.distiller.connectors['student']
+    assert len(warnings) == 2  # one per peer
+    assert 'channel counts of peer "student" were not checked at build ' \
+        '(NotImplementedError: no meta kernel for custom_op)' in warnings[0]
