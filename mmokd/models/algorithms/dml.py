@@ -3,7 +3,7 @@ import copy
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmokd.registry import MODELS
-from ..utils import config_field
+from ..utils import build_loss
 from .online_distill import OnlineDistill
 
 #: Recorder of every peer's logits, set up by DML and the methods built on
@@ -100,8 +100,7 @@ class DML(OnlineDistill):
                  **kwargs) -> None:
         names = list(peers)
         dml_loss = dml_loss or dict(type='mmokd.DMLLoss')
-        with config_field('model.dml_loss'):
-            MODELS.build(dml_loss)  # refuses bad settings under this field
+        build_loss(dml_loss, 'model.dml_loss')  # refuses bad settings
         distiller, losses, mappings = distiller_recording_logits(
             distiller, logits, names)
         unknown = set(per_source_terms) - set(names)

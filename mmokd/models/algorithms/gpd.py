@@ -16,8 +16,8 @@ from ..builders.num_classes import (preprocessor_with_num_classes,
                                     with_num_classes)
 from ..distillers import stack_labels
 from ..gpd import expand_to_dynamic_teacher, export_student, gpd_mode
-from ..utils import (LossDict, build_nonfinite_guard, check_flag,
-                     config_field, is_loss_term, unwrap)
+from ..utils import (LossDict, build_loss, build_nonfinite_guard,
+                     check_flag, is_loss_term, unwrap)
 from .online_distill import OnlineDistill, num_classes_of
 from .wrapped_peer_keys import load_into_wrapped_peers
 
@@ -188,9 +188,9 @@ class GPD(BaseModel):
         self.student_ckpt = student_ckpt
         self.architecture = expand_to_dynamic_teacher(architecture,
                                                       **self.gpd_cfg)
-        with config_field('model.dt_loss'):
-            self.dt_loss = MODELS.build(
-                dt_loss or dict(type='mmokd.GPDSoftCELoss', loss_weight=3.0))
+        self.dt_loss = build_loss(
+            dt_loss or dict(type='mmokd.GPDSoftCELoss', loss_weight=3.0),
+            'model.dt_loss')
         self.nonfinite_guard = build_nonfinite_guard(nonfinite_guard)
         self.teacher_ckpt = teacher_ckpt
         self.teacher_norm_eval = teacher_norm_eval
@@ -207,8 +207,7 @@ class GPD(BaseModel):
                     f'model.teacher predicts {counts[1]} classes, the '
                     f'student {counts[0]}; set the same num_classes.')
             self.teacher = teacher
-            with config_field('model.static_kd'):
-                self.static_kd = MODELS.build(static_kd)
+            self.static_kd = build_loss(static_kd, 'model.static_kd')
         else:
             self.teacher = None
             self.static_kd = None

@@ -11,7 +11,7 @@ from mmrazor.models.task_modules import RecorderManager
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from ..utils import config_field, field_of, is_loss_term
+from ..utils import build_loss, field_of, is_loss_term
 
 
 def stack_labels(data_samples: List[Any]) -> Tensor:
@@ -149,8 +149,8 @@ class OnlineDistiller(BaseModule):
         for owner, cfgs in (losses or {}).items():
             self.losses[owner] = nn.ModuleDict()
             for name, cfg in cfgs.items():
-                with config_field(f'{field}.{owner}.{name}'):
-                    self.losses[owner][name] = MODELS.build(cfg)
+                self.losses[owner][name] = build_loss(
+                    cfg, f'{field}.{owner}.{name}')
         self.loss_forward_mappings = copy.deepcopy(
             dict(loss_forward_mappings or {}))
         self.connectors = nn.ModuleDict()

@@ -1,17 +1,17 @@
 """Helpers shared by mmokd's models: hyper-parameter checks, the
 non-finite guard, meta-tensor shape probes, wrapper access,
 loss-dict conventions."""
-from .hyperparams import (check_flag, check_fraction, check_integer,
-                          check_nonnegative, check_positive, config_field,
-                          field_of)
+from .hyperparams import (build_loss, check_flag, check_fraction,
+                          check_integer, check_nonnegative, check_positive,
+                          config_field, field_of)
 from .loss_terms import LossDict, is_loss_term
 from .nonfinite_guard import (NonFiniteGuard, build_nonfinite_guard,
                               nonfinite_tensors)
 from .wrappers import unwrap
 
 __all__ = [
-    'LossDict', 'NonFiniteGuard', 'build_nonfinite_guard', 'check_flag',
-    'check_fraction', 'check_integer', 'check_nonnegative',
+    'LossDict', 'NonFiniteGuard', 'build_loss', 'build_nonfinite_guard',
+    'check_flag', 'check_fraction', 'check_integer', 'check_nonnegative',
     'check_positive', 'config_field', 'field_of', 'is_loss_term',
     'nonfinite_tensors', 'unwrap'
 ]

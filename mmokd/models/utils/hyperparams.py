@@ -10,13 +10,18 @@ A module does not know where its config sits; the code that builds it
 does. Inside :func:`config_field`, :func:`field_of` names an argument
 ``{field}.{argument}`` (e.g.
 ``model.distiller.losses.student.loss_dml.tau``); outside, as
-``{Class}.{argument}``.
+``{Class}.{argument}``. Losses are built with :func:`build_loss`, which
+also checks ``tau`` and ``loss_weight`` of MMRazor's losses.
 """
 import math
 from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Integral, Real
 from typing import Iterator, NoReturn, Optional
+
+from torch import nn
+
+from mmokd.registry import MODELS
 
 _FIELD: ContextVar[Optional[str]] = ContextVar(
     'mmokd_config_field', default=None)
@@ -145,3 +150,27 @@ def check_flag(value: bool, field: str) -> bool:
     if not isinstance(value, bool):
         _refuse(field, value, 'True or False')
     return value
+
+
+def build_loss(cfg: dict, field: str) -> nn.Module:
+    """Builds a loss from its config at ``field``, its settings checked.
+
+    mmokd's losses check their own arguments, named ``{field}.{argument}``.
+    The ``tau`` (> 0) and ``loss_weight`` (>= 0) that MMRazor's losses
+    (``KLDivergence``, ``DKDLoss``, ...) carry unchecked are checked on the
+    built module.
+
+    Args:
+        cfg (dict): The loss config.
+        field (str): Its config path, e.g. ``'model.static_kd'``.
+
+    Returns:
+        nn.Module: The loss.
+    """
+    with config_field(field):
+        loss = MODELS.build(cfg)
+    for argument, check in (('tau', check_positive), ('loss_weight',
+                                                      check_nonnegative)):
+        if hasattr(loss, argument):
+            check(getattr(loss, argument), f'{field}.{argument}')
+    return loss

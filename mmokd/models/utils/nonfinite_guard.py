@@ -13,9 +13,9 @@ from torch import Tensor, nn
 
 from mmokd.registry import TASK_UTILS
 from .hyperparams import check_integer, config_field, field_of
+from .loss_terms import LossDict, is_loss_term
 from .wrappers import unwrap
 
-LossDict = Dict[str, Union[Tensor, List[Tensor]]]
 #: ``{peer: {buffer name: copy}}`` saved before a step's forward.
 SavedBuffers = Dict[str, Dict[str, Tensor]]
 POLICIES = ('stop', 'skip')
@@ -148,8 +148,8 @@ class NonFiniteGuard:
         """Decides, before any update, which peers must not step.
 
         Args:
-            losses (dict): ``{peer: {term: value}}`` of this step; terms
-                whose name contains ``'loss'`` are checked.
+            losses (dict): ``{peer: {term: value}}`` of this step; the
+                loss terms (:func:`is_loss_term`) are checked.
             saved (dict): :meth:`save_buffers`' copies.
             peers (dict): ``{peer: module}``, to restore skipped peers'
                 buffers.
@@ -164,7 +164,7 @@ class NonFiniteGuard:
         """
         self.steps += 1
         terms = [(peer, term, value) for peer, peer_losses in losses.items()
-                 for term, value in peer_losses.items() if 'loss' in term]
+                 for term, value in peer_losses.items() if is_loss_term(term)]
         if not terms:
             return []
         flags = torch.stack([_nonfinite(value)

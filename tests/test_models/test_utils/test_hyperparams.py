@@ -73,8 +73,8 @@ def kdcl_hook(**kwargs):
         dict(type='mmokd.KDCLGeneralWeightsHook', dataloader=dict(), **kwargs))
 
 
-def distilled_term(**kwargs):
-    """An OnlineDistill whose distiller owns a DMLLoss term ``loss_kd``."""
+def distilled_term(type_='mmokd.DMLLoss', **kwargs):
+    """An OnlineDistill whose distiller owns a ``type_`` term ``loss_kd``."""
     logits = dict(type='ModuleOutputs', source='head.fc')
     cfg = dml_config(type='mmokd.OnlineDistill')
     del cfg['logits'], cfg['dml_loss']
@@ -82,8 +82,7 @@ def distilled_term(**kwargs):
         type='mmokd.OnlineDistiller',
         recorders=dict(
             student=dict(logits=logits), teacher=dict(logits=logits)),
-        losses=dict(
-            student=dict(loss_kd=dict(type='mmokd.DMLLoss', **kwargs))),
+        losses=dict(student=dict(loss_kd=dict(type=type_, **kwargs))),
         loss_forward_mappings=dict(
             student=dict(
                 loss_kd=dict(
@@ -117,6 +116,15 @@ REFUSED = [
      POSITIVE),
     (distilled_term(loss_weight=NAN),
      'model.distiller.losses.student.loss_kd.loss_weight', NONNEGATIVE),
+    # MMRazor's losses: their tau and loss_weight, checked once built.
+    (distilled_term('KLDivergence', tau=0),
+     'model.distiller.losses.student.loss_kd.tau', POSITIVE),
+    (dml(dml_loss=dict(type='KLDivergence', loss_weight=-1)),
+     'model.dml_loss.loss_weight', NONNEGATIVE),
+    (gpd(
+        teacher=tiny_classifier(width=16),
+        static_kd=dict(type='DKDLoss', tau=NAN, alpha=1,
+                       beta=0.5)), 'model.static_kd.tau', POSITIVE),
     # KDCL: its loss and the algorithm's own fields.
     (loss('KDCLLoss', tau=0), 'KDCLLoss.tau', POSITIVE),
     (loss('KDCLLoss', loss_weight=-1), 'KDCLLoss.loss_weight', NONNEGATIVE),
