@@ -675,12 +675,14 @@ def report(records: List[dict], settings: Dict[str, dict],
         'training, summed over workers).', ''
     ]
     for name, setting in settings.items():
+        references = REFERENCES if any(
+            m.startswith('offline') for m in orders[name]) else REFERENCES[:1]
         parts += [
             f'### {name}: {setting["images"]} training images, '
             f'{setting["epochs"]} epochs, batch {setting["batch_size"]}', '',
             markdown_table(
                 paired_gains(records, name),
-                REFERENCES + tuple(orders[name])), ''
+                references + tuple(orders[name])), ''
         ]
     errors = [r for r in records if 'error' in r]
     if errors:
