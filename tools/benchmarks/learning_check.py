@@ -640,7 +640,8 @@ def plot(records: List[dict], settings: Sequence[str],
         len(settings), 1, figsize=(9, 3.2 * len(settings)), squeeze=False)
     for ax, setting in zip(axes[:, 0], settings):
         table = paired_gains(records, setting)
-        names = [m for m in orders[setting] if m in table]
+        names = [m for m in REFERENCES[:1] + tuple(orders[setting])
+                 if m in table]
         for x, method in enumerate(names):
             ys = table[method]['top1']
             xs = x + np.linspace(-0.15, 0.15, len(ys))
