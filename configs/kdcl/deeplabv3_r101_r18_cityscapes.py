@@ -7,16 +7,10 @@
 # KDCL 73.82 mIoU for the student).
 _base_ = ['../dml/deeplabv3_r101_r18_cityscapes.py']
 
+# tau and lambda come from the DML config's dml_loss (both 1).
 model = dict(
-    _delete_=True,
-    _scope_='mmokd',
     type='KDCL',
-    peers=_base_.model.peers,
-    logits='decode_head.conv_seg',
     ensemble_strategy='minlogit',
-    tau=1.0,
-    loss_weight=1.0,
-    ignore_index=255,
     # mmseg's Cityscapes preprocessing, applied to each network's view.
     data_preprocessor=dict(
         type='MultiViewSegDataPreProcessor',

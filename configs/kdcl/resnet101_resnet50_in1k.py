@@ -5,15 +5,8 @@
 # its own RandomResizedCrop and flip of every image (one view per network).
 _base_ = ['../dml/resnet101_resnet50_in1k.py']
 
-model = dict(
-    _delete_=True,
-    _scope_='mmokd',
-    type='KDCL',
-    peers=_base_.model.peers,
-    logits='head.fc',
-    ensemble_strategy='minlogit',
-    tau=1.0,
-    loss_weight=1.0)
+# tau and lambda come from the DML config's dml_loss (both 1).
+model = dict(type='KDCL', ensemble_strategy='minlogit')
 train_dataloader = dict(
     dataset=dict(pipeline=[
         _base_.train_pipeline[0],

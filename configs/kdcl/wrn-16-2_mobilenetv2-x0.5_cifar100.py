@@ -6,15 +6,8 @@
 # network).
 _base_ = ['../dml/wrn-16-2_mobilenetv2-x0.5_cifar100.py']
 
-model = dict(
-    _delete_=True,
-    _scope_='mmokd',
-    type='KDCL',
-    peers=_base_.model.peers,
-    logits='head.fc',
-    ensemble_strategy='minlogit',
-    tau=1.0,
-    loss_weight=1.0)
+# tau and lambda come from the DML config's dml_loss (both 1).
+model = dict(type='KDCL', ensemble_strategy='minlogit')
 train_dataloader = dict(
     dataset=dict(pipeline=[
         dict(

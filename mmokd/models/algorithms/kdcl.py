@@ -14,6 +14,23 @@ from .dml import LOGITS, distiller_recording_logits
 from .online_distill import OnlineDistill
 
 
+def _dml_loss_settings(dml_loss: Optional[dict]) -> dict:
+    """``tau``, ``loss_weight`` and ``ignore_index`` of a ``DMLLoss``
+    config (``model.dml_loss`` inherited from a DML config)."""
+    if dml_loss is None:
+        return {}
+    settings = dict(dml_loss)
+    loss_type = settings.pop('type', 'DMLLoss')
+    settings.pop('peer_reduction', None)  # KDCL has one target
+    unknown = set(settings) - {'tau', 'loss_weight', 'ignore_index'}
+    if loss_type.split('.')[-1] != 'DMLLoss' or unknown:
+        raise ValueError(
+            'model.dml_loss: KDCL reads only tau, loss_weight and '
+            f'ignore_index of a DMLLoss config, got {dml_loss}; set '
+            'model.tau / model.loss_weight instead.')
+    return settings
+
+
 @MODELS.register_module()
 class KDCL(OnlineDistill):
     """KDCL: every network learns from one detached ensemble of all.
@@ -48,21 +65,33 @@ class KDCL(OnlineDistill):
     to the ``i``-th peer of ``peers``. For segmentation the KL runs per
     pixel, ignoring ``ignore_index``.
 
+    ``tau`` and ``lambda`` may also come from a DML config's ``dml_loss``
+    (``dict(type='DMLLoss', tau=..., loss_weight=...)``), so a KDCL config
+    inherits a DML one and changes only ``type`` (and the views); ``tau``
+    and ``loss_weight`` given to KDCL itself take precedence.
+
     Example:
         >>> model = dict(
         ...     type='mmokd.KDCL',
         ...     peers=dict(student=dict(...), teacher=dict(...)),
         ...     logits='head.fc',
         ...     ensemble_strategy='minlogit', tau=1.0, loss_weight=1.0)
+        >>> # or, over a DML config (its logits and dml_loss are used):
+        >>> model = dict(type='KDCL', ensemble_strategy='minlogit')
 
     Args:
         peers (dict): See :class:`OnlineDistill`; two or more.
         logits (str | dict): Module whose output is a peer's logits, one
             name for all peers or ``{peer: name}``.
         ensemble_strategy (str): See above. Defaults to ``'minlogit'``.
-        tau (float): Temperature. Defaults to 1.0 (ADM paper's re-runs).
-        loss_weight (float): ``lambda``. Defaults to 1.0.
-        ignore_index (int): Ignored label of segmentation maps.
+        tau (float, optional): Temperature. Defaults to ``dml_loss``'s,
+            else 1.0 (ADM paper's re-runs).
+        loss_weight (float, optional): ``lambda``. Defaults to
+            ``dml_loss``'s, else 1.0.
+        ignore_index (int, optional): Ignored label of segmentation maps.
+            Defaults to ``dml_loss``'s, else 255.
+        dml_loss (dict, optional): A DML config's ``DMLLoss`` config, read
+            for ``tau``, ``loss_weight`` and ``ignore_index``.
         distiller (dict, optional): Extra recorders and terms (e.g. ADM's);
             KDCL's are merged in. Defaults to an empty ``OnlineDistiller``.
         **kwargs: Other arguments of :class:`OnlineDistill`.
@@ -74,15 +103,22 @@ class KDCL(OnlineDistill):
                  peers: Dict[str, dict],
                  logits: Union[str, Dict[str, str]],
                  ensemble_strategy: str = 'minlogit',
-                 tau: float = 1.0,
-                 loss_weight: float = 1.0,
-                 ignore_index: int = 255,
+                 tau: Optional[float] = None,
+                 loss_weight: Optional[float] = None,
+                 ignore_index: Optional[int] = None,
+                 dml_loss: Optional[dict] = None,
                  distiller: Optional[dict] = None,
                  **kwargs) -> None:
         if ensemble_strategy not in KDCL_STRATEGIES:
             raise ValueError(
                 f'model.ensemble_strategy: must be one of '
                 f'{list(KDCL_STRATEGIES)}, got "{ensemble_strategy}".')
+        inherited = _dml_loss_settings(dml_loss)
+        tau = inherited.get('tau', 1.0) if tau is None else tau
+        loss_weight = inherited.get('loss_weight', 1.0) \
+            if loss_weight is None else loss_weight
+        ignore_index = inherited.get('ignore_index', 255) \
+            if ignore_index is None else ignore_index
         check_positive(tau, 'model.tau')
         check_nonnegative(loss_weight, 'model.loss_weight')
         check_integer(ignore_index, 'model.ignore_index')

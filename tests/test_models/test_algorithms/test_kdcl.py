@@ -201,3 +201,32 @@ def test_general_weights_hook_needs_the_general_strategy():
     hook = KDCLGeneralWeightsHook(dataloader=dict())
     with pytest.raises(ValueError, match='ensemble_strategy="general"'):
         hook.before_train(SimpleNamespace(model=build()))
+
+
+def kdcl_terms(model):
+    return [
+        losses['loss_kdcl'] for losses in model.distiller.losses.values()
+    ]
+
+
+def test_tau_and_lambda_inherited_from_a_dml_config():
+    """A KDCL config over a DML one reads DML's ``dml_loss``; KDCL's own
+    ``tau`` / ``loss_weight`` take precedence."""
+    dml_loss = dict(type='DMLLoss', tau=3.0, loss_weight=0.25,
+                    peer_reduction='sum')
+    cfg = kdcl_config(dml_loss=dml_loss)
+    del cfg['tau'], cfg['loss_weight']
+    for term in kdcl_terms(MODELS.build(cfg)):
+        assert (term.tau, term.loss_weight) == (3.0, 0.25)
+    # kdcl_config sets tau=2.0, loss_weight=0.5 on KDCL itself.
+    for term in kdcl_terms(MODELS.build(kdcl_config(dml_loss=dml_loss))):
+        assert (term.tau, term.loss_weight) == (2.0, 0.5)
+
+
+@pytest.mark.parametrize('dml_loss', [
+    dict(type='KLDivergence', tau=1.0),
+    dict(type='DMLLoss', tau=1.0, temperature=2.0)
+])
+def test_dml_loss_of_another_kind_is_refused(dml_loss):
+    with pytest.raises(ValueError, match='model.dml_loss'):
+        build(dml_loss=dml_loss)
