@@ -114,14 +114,21 @@ class KDCL(OnlineDistill):
                 f'model.ensemble_strategy: must be one of '
                 f'{list(KDCL_STRATEGIES)}, got "{ensemble_strategy}".')
         inherited = _dml_loss_settings(dml_loss)
-        tau = inherited.get('tau', 1.0) if tau is None else tau
-        loss_weight = inherited.get('loss_weight', 1.0) \
-            if loss_weight is None else loss_weight
-        ignore_index = inherited.get('ignore_index', 255) \
-            if ignore_index is None else ignore_index
-        check_positive(tau, 'model.tau')
-        check_nonnegative(loss_weight, 'model.loss_weight')
-        check_integer(ignore_index, 'model.ignore_index')
+        defaults = dict(tau=1.0, loss_weight=1.0, ignore_index=255)
+        given = dict(tau=tau, loss_weight=loss_weight,
+                     ignore_index=ignore_index)
+        settings, fields = {}, {}
+        for key, value in given.items():
+            if value is not None:
+                settings[key], fields[key] = value, f'model.{key}'
+            else:
+                settings[key] = inherited.get(key, defaults[key])
+                fields[key] = f'model.dml_loss.{key}'
+        tau = check_positive(settings['tau'], fields['tau'])
+        loss_weight = check_nonnegative(settings['loss_weight'],
+                                        fields['loss_weight'])
+        ignore_index = check_integer(settings['ignore_index'],
+                                     fields['ignore_index'])
         names = list(peers)
         frozen = set(kwargs.get('frozen_peers', ()))
         distiller, losses, mappings = distiller_recording_logits(

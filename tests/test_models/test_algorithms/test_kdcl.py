@@ -230,3 +230,12 @@ def test_tau_and_lambda_inherited_from_a_dml_config():
 def test_dml_loss_of_another_kind_is_refused(dml_loss):
     with pytest.raises(ValueError, match='model.dml_loss'):
         build(dml_loss=dml_loss)
+
+
+def test_bad_inherited_tau_names_dml_loss():
+    cfg = kdcl_config(dml_loss=dict(type='DMLLoss', tau=0.0))
+    del cfg['tau']
+    with pytest.raises(ValueError, match=r'model\.dml_loss\.tau'):
+        MODELS.build(cfg)
+    with pytest.raises(ValueError, match=r'model\.tau'):
+        build(tau=-1.0)
