@@ -7,8 +7,7 @@ import torch
 from mmengine.evaluator import Evaluator
 from mmpretrain.evaluation import Accuracy
 
-from mmokd.registry import MODELS
-from tests.toy_models import batch, dml_config
+from tests.toy_models import batch, build_dml
 
 
 class BatchList(list):
@@ -42,8 +41,7 @@ class StubRunner:
 
 def dml_model(seed: int = 0) -> torch.nn.Module:
     """A two-peer DML model over tiny mmpretrain classifiers."""
-    torch.manual_seed(seed)
-    return MODELS.build(dml_config())
+    return build_dml(seed)
 
 
 def batches(count: int = 2) -> BatchList:

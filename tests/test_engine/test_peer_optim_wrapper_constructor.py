@@ -6,8 +6,7 @@ from mmengine.optim import OptimWrapperDict
 from mmokd.engine.optimizers import PeerOptimWrapperConstructor
 from mmokd.registry import MODELS
 from tests.test_engine.engine_stubs import dml_model
-from tests.test_models.test_algorithms.test_adm import ADM
-from tests.toy_models import dml_config
+from tests.toy_models import ADM, dml_config
 
 
 def sgd(lr, **kwargs):

@@ -8,17 +8,7 @@ from mmokd.models.distillers import adm_distiller
 from mmokd.models.losses import (adm_attention, adm_consensus_loss,
                                  adm_divergence_loss)
 from mmokd.registry import MODELS
-from tests.toy_models import batch, dml_config, tiny_classifier
-
-# Student width 8 -> 64 channels, teacher width 16 -> 128 channels.
-ADM = dict(
-    type='mmokd.ADMDistiller',
-    feature=dict(source='backbone', data_idx=-1),
-    classifier='head.fc',
-    channels=dict(student=64, teacher=128),
-    alpha=0.5,
-    beta=0.5,
-    gamma=1.0)
+from tests.toy_models import ADM, batch, dml_config, tiny_classifier
 
 
 def build(distiller=ADM):

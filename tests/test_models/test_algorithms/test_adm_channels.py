@@ -10,17 +10,7 @@ from mmengine.config import Config
 from mmokd.models.utils.meta_probe import probe_outputs
 from mmokd.registry import MODELS
 from tests.conftest import REPO
-from tests.toy_models import dml_config, tiny_classifier
-
-# Student width 8: stages of 8, 16, 32, 64 channels; teacher width 16.
-ADM = dict(
-    type='mmokd.ADMDistiller',
-    feature=dict(source='backbone', data_idx=-1),
-    classifier='head.fc',
-    channels=dict(student=64, teacher=128),
-    alpha=0.5,
-    beta=0.5,
-    gamma=1.0)
+from tests.toy_models import ADM, dml_config, tiny_classifier
 
 
 def build(**kwargs):

@@ -185,7 +185,7 @@ def test_bad_configs_name_the_field():
 
 
 def test_adm_terms_merge_into_kdcl():
-    from tests.test_models.test_algorithms.test_adm import ADM
+    from tests.toy_models import ADM
     model = build(distiller=ADM)
     log_vars = model.train_step(batch(), sgd_dict(model))
     for term in ('student.loss_kdcl', 'teacher.loss_kdcl',

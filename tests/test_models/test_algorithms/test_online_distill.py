@@ -6,22 +6,9 @@ import torch
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 
 from mmokd.registry import MODELS
-from tests.toy_models import batch, dml_config, tiny_classifier
-
-
-def build(**kwargs):
-    torch.manual_seed(0)
-    return MODELS.build(dml_config(**kwargs))
-
-
-def sgd_dict(model, lr=0.1):
-    return OptimWrapperDict(
-        **{
-            name:
-            OptimWrapper(
-                torch.optim.SGD(model.peer(name).parameters(), lr=lr))
-            for name in model.peer_names
-        })
+from tests.toy_models import batch
+from tests.toy_models import build_dml as build
+from tests.toy_models import dml_config, sgd_dict, tiny_classifier
 
 
 def params(module):

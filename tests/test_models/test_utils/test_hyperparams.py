@@ -11,18 +11,10 @@ from mmokd.models.utils import (check_flag, check_fraction, check_integer,
                                 check_nonnegative, check_positive,
                                 config_field, field_of)
 from mmokd.registry import HOOKS, MODELS, TASK_UTILS
-from tests.toy_models import dml_config, tiny_classifier
+from tests.toy_models import ADM, dml_config, tiny_classifier
 
 NAN, INF = float('nan'), float('inf')
 
-ADM = dict(
-    type='mmokd.ADMDistiller',
-    feature=dict(source='backbone', data_idx=-1),
-    classifier='head.fc',
-    channels=dict(student=64, teacher=128),
-    alpha=0.5,
-    beta=0.5,
-    gamma=1.0)
 GPD = dict(
     type='mmokd.GPD',
     architecture=tiny_classifier(),

@@ -11,9 +11,10 @@ from mmengine.logging import MessageHub
 from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 
 from mmokd.models.utils import nonfinite_guard, nonfinite_tensors
-from mmokd.registry import MODELS
 from tests.test_models.test_algorithms import test_gpd
-from tests.toy_models import batch, dml_config
+from tests.toy_models import batch
+from tests.toy_models import build_dml as build
+from tests.toy_models import sgd_dict
 
 NAN = float('nan')
 
@@ -25,21 +26,6 @@ def fresh_message_hub():
     hub = MessageHub.get_instance(f'guard-{uuid.uuid4()}')
     hub.update_info('iter', 6)
     return hub
-
-
-def build(**kwargs):
-    torch.manual_seed(0)
-    return MODELS.build(dml_config(**kwargs))
-
-
-def sgd_dict(model, lr=0.1):
-    return OptimWrapperDict(
-        **{
-            name:
-            OptimWrapper(
-                torch.optim.SGD(model.peer(name).parameters(), lr=lr))
-            for name in model.peer_names
-        })
 
 
 def params(module):
