@@ -417,13 +417,15 @@ def train_once(cfg, gradients: bool = False) -> Dict[str, object]:
 
     Returns:
         dict: ``metrics`` (last validation), ``losses`` (per-epoch means
-        of every logged loss), ``seconds`` and the runner's ``model``.
+        of every logged loss), ``seconds``, ``cpu_seconds`` (this
+        process's CPU time: what the run costs without other load) and
+        the runner's ``model``.
     """
     import mmokd  # noqa: F401
     from mmokd.utils import check_views
 
     check_views(cfg)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     runner = build_runner(cfg)
     trace = _trace_hook(gradients)
     runner.register_hook(trace)
@@ -432,6 +434,7 @@ def train_once(cfg, gradients: bool = False) -> Dict[str, object]:
         metrics=trace.metrics,
         losses=trace.epochs,
         seconds=time.perf_counter() - start,
+        cpu_seconds=time.process_time() - cpu,
         model=runner.model)
 
 
@@ -479,6 +482,7 @@ def run_job(job: dict) -> List[dict]:
                 top1=float(metrics['accuracy/top1']),
                 peer_top1=None if peer is None else float(peer),
                 seconds=out['seconds'],
+                cpu_seconds=out['cpu_seconds'],
                 losses=out['losses'] if method in TRACED else None))
     return records
 
@@ -668,13 +672,19 @@ def report(records: List[dict], settings: Dict[str, dict],
     done = sorted({r['seed'] for r in records})
     timing = 'interrupted run' if wall is None else f'{wall / 60:.1f} min'
     busy = sum(r.get('seconds', 0.0) for r in records) / 60
+    cpu = [r['cpu_seconds'] for r in records if 'cpu_seconds' in r]
     parts = [
         f'Command: `{command}`', '',
         f'Wall time: {timing} with {workers} worker process(es) of one '
         f'thread each, {len(records)} runs, seeds {done} of {list(seeds)}; '
         f'the runs themselves took {busy:.1f} min in all (building and '
-        'training, summed over workers).', ''
+        'training, summed over workers).'
     ]
+    if len(cpu) == len(records):
+        parts[-1] += (f' Their CPU time: {sum(cpu) / 60:.1f} min, about '
+                      f'{sum(cpu) / 60 / max(workers, 1):.1f} min of wall '
+                      f'time on {workers} otherwise idle core(s).')
+    parts.append('')
     for name, setting in settings.items():
         references = REFERENCES if any(
             m.startswith('offline') for m in orders[name]) else REFERENCES[:1]
