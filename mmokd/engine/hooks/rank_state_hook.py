@@ -87,8 +87,8 @@ class RankStateHook(Hook):
             data_batch (dict, optional): The batch.
             outputs (dict, optional): The step's outputs.
         """
-        self._due = self._gather(runner) if _checkpoint_due(runner,
-                                                            False) else None
+        due = _checkpoint_due(runner, by_epoch=False)
+        self._due = self._gather(runner) if due else None
 
     def after_train_epoch(self, runner) -> None:
         """Gathers the states when a checkpoint is due at this epoch.
@@ -96,8 +96,8 @@ class RankStateHook(Hook):
         Args:
             runner (Runner): The runner.
         """
-        self._due = self._gather(runner) if _checkpoint_due(runner,
-                                                            True) else None
+        due = _checkpoint_due(runner, by_epoch=True)
+        self._due = self._gather(runner) if due else None
 
     def before_val(self, runner) -> None:
         """Keeps every rank's state from before validation.
