@@ -103,6 +103,12 @@ REFERENCES = ('student alone', 'teacher alone')
 #: The methods of the full setting (the others: small setting only).
 FULL = ('DML', 'KDCL MinLogit', 'DML+ADM', 'GPD')
 QUICK = ('DML', 'KDCL MinLogit', 'DML+ADM', 'offline KD+ADM')
+#: ADM variants and the method each adds to (compared seed by seed).
+ADM_PAIRS = (('DML+ADM', 'DML'), ('DML+ADM gamma=0', 'DML'),
+             ('DML+ADM gamma=0.1', 'DML'), ('DML+ADM F only', 'DML'),
+             ('DML+ADM feature only', 'DML'),
+             ('DML+ADM a=b=0.5 gamma=0', 'DML'),
+             ('KDCL+ADM', 'KDCL MinLogit'), ('offline KD+ADM', 'offline KD'))
 #: The loss terms whose scale over training is reported.
 TRACED = ('DML+ADM', 'DML+ADM gamma=0.1', 'DML+ADM gamma=0')
 
@@ -605,6 +611,30 @@ def markdown_table(table: Dict[str, dict], order: Sequence[str]) -> str:
     return '\n'.join(lines)
 
 
+def adm_table(records: List[dict], setting: str) -> str:
+    """Each ADM variant against the method it adds to, paired by seed
+    (only the seeds both ran)."""
+    lines = [
+        '| ADM variant | against | seeds | difference (paired) | better on |',
+        '|---|---|---|---|---|'
+    ]
+    for variant, base in ADM_PAIRS:
+        runs = {}
+        for rec in records:
+            if rec['setting'] == setting and 'error' not in rec and \
+                    rec['method'] in (variant, base):
+                runs.setdefault(rec['seed'], {})[rec['method']] = rec['top1']
+        diffs = [(seed, r[variant] - r[base])
+                 for seed, r in sorted(runs.items()) if len(r) == 2]
+        if not diffs:
+            continue
+        gains = [d for _, d in diffs]
+        lines.append(f'| {variant} | {base} | {[d[0] for d in diffs]} | '
+                     f'{_mean_sd(gains)} | {sum(g > 0 for g in gains)} of '
+                     f'{len(gains)} |')
+    return '\n'.join(lines)
+
+
 def loss_scale_table(records: List[dict], setting: str, method: str) -> str:
     """Per-epoch mean of every logged loss term (mean over seeds) at five
     points of training."""
@@ -668,7 +698,12 @@ def report(records: List[dict], settings: Dict[str, dict],
            orders: Dict[str, Sequence[str]], seeds: Sequence[int],
            wall: Optional[float], workers: int, command: str,
            png: str) -> str:
-    """The Markdown block of results written into the doc."""
+    """The Markdown block of results written into the doc (records of
+    methods no longer planned for a setting are left out)."""
+    records = [
+        r for r in records if r['setting'] in orders
+        and r['method'] in REFERENCES + tuple(orders[r['setting']])
+    ]
     done = sorted({r['seed'] for r in records})
     timing = 'interrupted run' if wall is None else f'{wall / 60:.1f} min'
     busy = sum(r.get('seconds', 0.0) for r in records) / 60
@@ -695,6 +730,11 @@ def report(records: List[dict], settings: Dict[str, dict],
                 paired_gains(records, name),
                 references + tuple(orders[name])), ''
         ]
+    for name in settings:
+        table = adm_table(records, name)
+        if table.count('\n') > 1:
+            parts += [f'ADM against the method it adds to ({name}):', '',
+                      table, '']
     errors = [r for r in records if 'error' in r]
     if errors:
         parts += ['Failed runs:', ''] + [
@@ -843,7 +883,7 @@ def main() -> None:
         doc,
         report(records, settings, orders, seeds, wall, args.workers,
                command.strip(), png))
-    print(f'{len(records)} runs in {wall:.0f} s; results in {doc}')
+    print(f'{len(records)} runs; results in {doc}')
 
 
 if __name__ == '__main__':
