@@ -400,14 +400,14 @@ class OnlineDistill(BaseModel):
             losses (dict): ``{peer: {loss name: value}}`` of this step.
             data_samples (list): The batch's data samples.
             log_vars (dict): Log variables; a method may add its own.
-
-        Returns:
-            list[str]: Names of the peers to update.
         """
 
     def peers_to_update(self) -> List[str]:
         """The peers whose optimizer steps this iteration (after
         :meth:`reweight_losses`): all trained peers here.
+
+        Returns:
+            list[str]: Names of the peers to update.
         """
         return list(self.trainable_peers)
 
