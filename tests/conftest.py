@@ -1,4 +1,5 @@
 """Shared fixtures: tiny datasets in real formats, repo paths."""
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -8,6 +9,18 @@ import pytest
 from mmokd.datasets import write_tiny_cifar100, write_tiny_cityscapes
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def isolated_default_scope():
+    """Every test starts with the default scopes that existed before it:
+    a test that builds a Runner (or calls ``init_default_scope``) would
+    otherwise set the registry scope of every later test in the process."""
+    from mmengine.registry import DefaultScope
+    before = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)
 
 
 @pytest.fixture(scope='session')
@@ -36,3 +49,37 @@ def run_tool(args, cwd=REPO, env=None, timeout=900):
 def python():
     """The interpreter running the tests."""
     return sys.executable
+
+
+def dist_env():
+    """Environment of a ``tools/dist_train.sh`` run on CPU: this
+    interpreter, one thread per process, a port of this test process."""
+    env = dict(os.environ, PYTHON=python(), OMP_NUM_THREADS='1')
+    env['PORT'] = str(29500 + os.getpid() % 1000)
+    return env
+
+
+def dist_train(cfg, work_dir, options=(), args=(), processes=2, check=True):
+    """Trains as users launch it: ``tools/dist_train.sh CONFIG N
+    --work-dir W [args] [--cfg-options options]`` (gloo on CPU).
+
+    Args:
+        cfg (str): Config file.
+        work_dir (str): Work directory.
+        options (list[str]): ``--cfg-options`` entries.
+        args (list[str]): Other ``tools/train.py`` arguments.
+        processes (int): Number of training processes.
+        check (bool): Assert that the run succeeded.
+
+    Returns:
+        CompletedProcess: With ``log``, its stdout and stderr together.
+    """
+    command = ['bash', 'tools/dist_train.sh', cfg, str(processes),
+               '--work-dir', work_dir, *args]
+    if options:
+        command += ['--cfg-options', *options]
+    proc = run_tool(command, env=dist_env())
+    proc.log = proc.stdout + proc.stderr
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc

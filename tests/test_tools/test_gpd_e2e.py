@@ -7,10 +7,10 @@ import os.path as osp
 import torch
 
 from mmokd.utils import export_peer, load_checkpoint_safely
-from tests.conftest import REPO, python, run_tool
+from tests.conftest import REPO, dist_train, python, run_tool
 from tests.test_tools.test_train_e2e import (assert_mmseg_test_evaluates,
                                              assert_ranks_agree,
-                                             assert_same_weights, dist_env,
+                                             assert_same_weights,
                                              exported_student,
                                              shrink_cityscapes_options,
                                              tiny_cifar_loaders,
@@ -68,11 +68,7 @@ def assert_identical_checkpoints(path_a, path_b):
 def test_classification_two_processes_and_export(tmp_path, tiny_cifar100):
     cfg = cls_config(tmp_path, tiny_cifar100)
     work_dir = str(tmp_path / 'work')
-    proc = run_tool(
-        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir],
-        env=dist_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    log = proc.stdout + proc.stderr
+    log = dist_train(cfg, work_dir).log
     for term in ('loss_ce_dt', 'loss_ce_s', 'loss_gpd', 'accuracy/top1',
                  'dynamic_teacher.accuracy/top1'):
         assert term in log, term
@@ -168,14 +164,7 @@ def test_segmentation_with_static_teacher_two_processes(
         if 'model.peers' not in o
     ]
     work_dir = str(tmp_path / 'work')
-    proc = run_tool(
-        [
-            'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
-            '--cfg-options'
-        ] + options,
-        env=dist_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    log = proc.stdout + proc.stderr
+    log = dist_train(cfg, work_dir, options).log
     for term in ('loss_ce_dt', 'loss_kd_dt', 'loss_ce_s', 'loss_kd_s',
                  'loss_gpd', 'mIoU', 'dynamic_teacher.mIoU'):
         assert term in log, term

@@ -7,9 +7,9 @@ import os.path as osp
 import pytest
 import torch
 
-from tests.conftest import REPO, run_tool
+from tests.conftest import REPO, dist_train
 from tests.test_tools.test_train_e2e import (CLS_TINY_BODY, assert_ranks_agree,
-                                             assert_same_weights, dist_env,
+                                             assert_same_weights,
                                              shrink_cityscapes_options,
                                              train_interrupted_and_resumed,
                                              write_config)
@@ -39,6 +39,7 @@ custom_hooks = [
                           pipeline=[dict(type='PackInputs')])))]
 """
 
+
 def general_config(tmp_path, root, epochs):
     body = CLS_TINY_BODY.format(
         root=root, epochs=epochs, pipeline=', indices=16')
@@ -53,18 +54,13 @@ def test_kdcl_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
         "custom_hooks = [dict(type='mmokd.ExportPeerHook'),\n"
         "                dict(type='DumpPeerDigestHook')]\n")
     work_dir = str(tmp_path / 'work')
-    proc = run_tool(
-        [
-            'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
-            '--cfg-options'
-        ] + shrink_cityscapes_options(tiny_cityscapes, iters=2) + [
+    log = dist_train(
+        cfg, work_dir,
+        shrink_cityscapes_options(tiny_cityscapes, iters=2) + [
             'model.data_preprocessor.size=(64,128)',
             # Two R18 networks keep the CPU run short.
             f'model.peers.teacher.cfg_path={SEG_R18}'
-        ],
-        env=dist_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    log = proc.stdout + proc.stderr
+        ]).log
     assert 'student.loss_kdcl' in log and 'teacher.loss_kdcl' in log
     assert 'teacher.mIoU' in log
     assert_ranks_agree(work_dir)
@@ -74,11 +70,7 @@ def test_kdcl_general_multi_view_classification_two_processes(
         tmp_path, tiny_cifar100):
     cfg = general_config(tmp_path, tiny_cifar100, epochs=1)
     work_dir = str(tmp_path / 'work')
-    proc = run_tool(
-        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir],
-        env=dist_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    log = proc.stdout + proc.stderr
+    log = dist_train(cfg, work_dir).log
     assert 'student.loss_kdcl' in log and 'KDCL-General weights' in log
     assert 'teacher.accuracy/top1' in log
     assert_ranks_agree(work_dir)

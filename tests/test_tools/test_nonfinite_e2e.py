@@ -15,8 +15,8 @@ import pytest
 
 from mmokd.models.utils import nonfinite_tensors
 from mmokd.utils import load_checkpoint_safely
-from tests.conftest import run_tool
-from tests.test_tools.test_train_e2e import CLS_DML, dist_env, write_config
+from tests.conftest import dist_train
+from tests.test_tools.test_train_e2e import CLS_DML, write_config
 
 DIVERGING_BODY = """
 train_dataloader = dict(
@@ -47,12 +47,8 @@ def test_diverging_run_stops_and_keeps_the_last_finite_checkpoint(
         tmp_path / 'diverge.py', CLS_DML,
         DIVERGING_BODY.format(root=tiny_cifar100, policy=policy))
     work_dir = str(tmp_path / 'work')
-    proc = run_tool([
-        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
-        '--no-validate'
-    ],
-                    env=dist_env())
-    log = proc.stdout + proc.stderr
+    proc = dist_train(cfg, work_dir, args=['--no-validate'], check=False)
+    log = proc.log
     assert proc.returncode != 0, log[-3000:]
     found = re.search(
         r'Non-finite loss at iteration (\d+): peer "(\w+)" term '

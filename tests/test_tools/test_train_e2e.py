@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mmokd.utils import load_checkpoint_safely
-from tests.conftest import REPO, python, run_tool
+from tests.conftest import REPO, dist_env, dist_train, python, run_tool
 
 SEG_DEMO = osp.join(
     REPO, 'configs/demo/'
@@ -89,12 +89,6 @@ def cls_config(tmp_path, root, epochs=1):
         CLS_TINY_BODY.format(root=root, epochs=epochs, pipeline=''))
 
 
-def dist_env():
-    env = dict(os.environ, PYTHON=python(), OMP_NUM_THREADS='1')
-    env['PORT'] = str(29500 + os.getpid() % 1000)
-    return env
-
-
 def assert_ranks_agree(work_dir, peers=('student', 'teacher')):
     digests = [
         json.load(open(osp.join(work_dir, f'digest_rank{r}.json')))
@@ -125,12 +119,7 @@ def seg_run(tmp_path_factory, tiny_cityscapes):
         "custom_hooks = [dict(type='mmokd.ExportPeerHook'),\n"
         "                dict(type='DumpPeerDigestHook')]\n")
     work_dir = str(tmp_path / 'work')
-    proc = run_tool(
-        [
-            'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
-            '--cfg-options'
-        ] + seg_options(tiny_cityscapes),
-        env=dist_env())
+    proc = dist_train(cfg, work_dir, seg_options(tiny_cityscapes), check=False)
     return proc, work_dir
 
 
@@ -217,11 +206,7 @@ def assert_mmseg_test_evaluates(tmp_path, plain_cfg, overrides, data_root,
 def test_dml_classification_two_processes(tmp_path, tiny_cifar100):
     cfg = cls_config(tmp_path, tiny_cifar100)
     work_dir = str(tmp_path / 'work')
-    proc = run_tool(
-        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir],
-        env=dist_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    log = proc.stdout + proc.stderr
+    log = dist_train(cfg, work_dir).log
     assert 'accuracy/top1' in log and 'teacher.accuracy/top1' in log
     assert_ranks_agree(work_dir)
     # Test one chosen peer with 2 processes through tools/dist_test.sh.
@@ -372,15 +357,9 @@ def test_missing_dataset_fails_before_training(tmp_path):
 
 def test_adm_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
     work_dir = str(tmp_path / 'work')
-    proc = run_tool(
-        [
-            'bash', 'tools/dist_train.sh',
-            osp.join(REPO, 'configs/adm/deeplabv3_r101_r18_cityscapes.py'),
-            '2', '--work-dir', work_dir, '--cfg-options'
-        ] + shrink_cityscapes_options(tiny_cityscapes),
-        env=dist_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    log = proc.stdout + proc.stderr
+    log = dist_train(
+        osp.join(REPO, 'configs/adm/deeplabv3_r101_r18_cityscapes.py'),
+        work_dir, shrink_cityscapes_options(tiny_cityscapes)).log
     for term in ('student.loss_adm_consensus', 'student.loss_adm_feat',
                  'teacher.loss_adm_divergence', 'student.loss_dml'):
         assert term in log, term
@@ -519,13 +498,8 @@ def test_switokd_two_processes_decide_together(tmp_path, tiny_cifar100):
         osp.join(REPO, 'configs/switokd/resnet32x4_resnet8x4_cifar100.py'),
         body + "model = dict(require_teacher_better=False)\n")
     work_dir = str(tmp_path / 'work')
-    proc = run_tool([
-        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
-        '--cfg-options', 'train_dataloader.batch_size=8'
-    ],
-                    env=dist_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    assert 'switokd.expert' in proc.stdout + proc.stderr
+    log = dist_train(cfg, work_dir, ['train_dataloader.batch_size=8']).log
+    assert 'switokd.expert' in log
     assert_ranks_agree(work_dir)
     runs = [
         json.load(open(osp.join(work_dir, f'switch_rank{r}.json')))
@@ -540,16 +514,9 @@ def test_switokd_two_processes_decide_together(tmp_path, tiny_cifar100):
 
 
 def test_switokd_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
-    work_dir = str(tmp_path / 'work')
-    proc = run_tool(
-        [
-            'bash', 'tools/dist_train.sh',
-            osp.join(REPO, 'configs/switokd/deeplabv3_r101_r18_cityscapes.py'),
-            '2', '--work-dir', work_dir, '--cfg-options'
-        ] + shrink_cityscapes_options(tiny_cityscapes),
-        env=dist_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    log = proc.stdout + proc.stderr
+    log = dist_train(
+        osp.join(REPO, 'configs/switokd/deeplabv3_r101_r18_cityscapes.py'),
+        str(tmp_path / 'work'), shrink_cityscapes_options(tiny_cityscapes)).log
     assert 'switokd.expert' in log and 'switokd.delta' in log
     assert 'teacher.mIoU' in log
 
@@ -563,15 +530,11 @@ def test_switokd_three_networks_two_processes(tmp_path, tiny_cifar100,
     body = CLS_TINY_BODY.format(root=tiny_cifar100, epochs=1, pipeline='')
     cfg = write_config(tmp_path / 'switokd3.py', config, body)
     work_dir = str(tmp_path / 'work')
-    proc = run_tool([
-        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work_dir,
-        '--cfg-options', 'train_dataloader.batch_size=8',
+    log = dist_train(cfg, work_dir, [
+        'train_dataloader.batch_size=8',
         'model.peers.teacher.backbone.widen_factor=2',
         'model.peers.teacher.head.in_channels=128'
-    ],
-                    env=dist_env())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    log = proc.stdout + proc.stderr
+    ]).log
     pairs = ['teacher_student', 'teacher_assistant'] if setting == '1t2s' \
         else ['assistant_student', 'teacher_student']
     for pair in pairs:
