@@ -64,3 +64,34 @@ def test_cfg_options_override_once_for_every_network(path):
     model = MODELS.build(model_cfg)
     assert num_classes_of(model.student) == num_classes_of(
         model.teacher) == 10
+
+
+SEG_RECIPE = """
+_base_ = ['{base}']
+model = dict(num_classes=4)
+dataset = dict(
+    type='BaseSegDataset', data_root='data/myseg',
+    metainfo=dict(classes=('background', 'road', 'car', 'person')),
+    img_suffix='.png', seg_map_suffix='.png', reduce_zero_label=False)
+train_dataloader = dict(dataset=dict(
+    dataset, data_prefix=dict(img_path='img/train', seg_map_path='ann/train')))
+"""
+
+
+def test_readme_segmentation_recipe(tmp_path):
+    """README "Train on your own data": one field reaches the decode and
+    auxiliary heads of every ExternalModel peer."""
+    path = tmp_path / 'myseg.py'
+    path.write_text(
+        SEG_RECIPE.format(base=osp.join(
+            REPO, 'configs/dml/deeplabv3_r101_r18_cityscapes.py')))
+    cfg = Config.fromfile(str(path))
+    assert cfg.train_dataloader.dataset.type == 'BaseSegDataset'
+    for name, peer in cfg.model.peers.items():
+        peer = with_num_classes(peer, cfg.model.num_classes,
+                                f'model.peers.{name}')
+        model = load_model_config(peer.cfg_path, peer.get('cfg_options'),
+                                  peer.get('norm_type'),
+                                  peer.num_classes).model
+        assert model.decode_head.num_classes == 4
+        assert model.auxiliary_head.num_classes == 4
