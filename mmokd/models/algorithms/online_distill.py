@@ -173,9 +173,9 @@ class OnlineDistill(BaseModel):
         if len(known) > 1:
             raise ValueError(
                 f'model.peers: the networks predict different numbers of '
-                f'classes {counts}; set the same num_classes in every '
-                'peer\'s head (e.g. cfg_options={"model.head.num_classes": '
-                'N} or "model.decode_head.num_classes").')
+                f'classes {counts}; set model.num_classes=N once (every '
+                'peer\'s heads), or the same num_classes in every peer\'s '
+                'head.')
 
     @staticmethod
     def _strip_wrapper_keys(module: nn.Module, state_dict: dict, prefix: str,
