@@ -16,6 +16,7 @@ import pytest
 from mmokd.utils.work_dir_lock import LOCK_NAME, hold_work_dir
 from tests.conftest import REPO, python, run_tool
 from tests.test_tools.test_train_e2e import cls_config
+from tests.test_utils.test_launcher_watch import alive
 
 
 def children(pid):
@@ -29,15 +30,6 @@ def children(pid):
         if int(fields[1]) == pid:
             found.append(int(stat.split('/')[2]))
     return found
-
-
-def alive(pid):
-    """Whether ``pid`` runs (a zombie nobody reaped counts as gone)."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except FileNotFoundError:
-        return False
 
 
 def checkpoints(work_dir):
