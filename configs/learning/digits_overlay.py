@@ -63,8 +63,8 @@ student = dict(
     backbone=dict(type='mmokd.CIFARResNet', arch='resnet8'),
     neck=dict(type='GlobalAveragePooling'),
     head=head)
-teacher = dict(student, backbone=dict(type='mmokd.CIFARResNet',
-                                      arch='resnet14'))
+teacher = dict(
+    student, backbone=dict(type='mmokd.CIFARResNet', arch='resnet14'))
 # ADM's channels of F and of its shallower feature stage for this pair (the
 # shipped CIFAR-100 configs use layer2 and F).
 adm_channels = dict(student=64, teacher=64)

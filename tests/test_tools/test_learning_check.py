@@ -5,7 +5,6 @@ import os.path as osp
 import time
 
 import pytest
-from mmengine.config import Config
 
 from mmokd.models.algorithms.online_distill import num_classes_of
 from mmokd.registry import MODELS
@@ -38,8 +37,8 @@ def test_digits_split_is_stratified_disjoint_and_mixed(digits):
     assert stats['train_small'] == 300 and 0 < stats['mean'] < 255
     assert not {p for p, _ in test} & {p for p, _ in full}
     assert {p for p, _ in small} <= {p for p, _ in full}
-    assert all(sum(label == str(c) for _, label in small) == 30
-               for c in range(10))
+    assert all(
+        sum(label == str(c) for _, label in small) == 30 for c in range(10))
     # Shuffled lists: a slice (KDCL-General's held-out part) mixes classes.
     assert len({label for _, label in small[-30:]}) > 5
     # Written once: a second call reads the stored statistics.
@@ -47,15 +46,18 @@ def test_digits_split_is_stratified_disjoint_and_mixed(digits):
 
 
 def setting(stats, epochs=1):
-    return dict(ann_file='meta/train_small.txt', images=stats['train_small'],
-                epochs=epochs, batch_size=32, mean=stats['mean'],
-                std=stats['std'])
+    return dict(
+        ann_file='meta/train_small.txt',
+        images=stats['train_small'],
+        epochs=epochs,
+        batch_size=32,
+        mean=stats['mean'],
+        std=stats['std'])
 
 
 @pytest.mark.parametrize(
     'method', list(learning_check.METHODS), ids=lambda m: m.replace(' ', '_'))
-def test_every_method_config_builds_with_ten_classes(digits, tmp_path,
-                                                     method):
+def test_every_method_config_builds_with_ten_classes(digits, tmp_path, method):
     """The shipped configs re-pointed at the digits by the overlay: one
     ``model.num_classes`` sets every network's head."""
     root, stats = digits
@@ -83,10 +85,17 @@ def test_every_method_config_builds_with_ten_classes(digits, tmp_path,
 
 def test_paired_gains_and_table():
     records = [
-        dict(setting='small', method=m, seed=s, top1=t, peer_top1=None,
-             seconds=1.0, losses=None)
-        for m, s, t in [('student alone', 0, 90.0), ('student alone', 1, 92.0),
-                        ('DML', 0, 91.0), ('DML', 1, 91.5)]
+        dict(
+            setting='small',
+            method=m,
+            seed=s,
+            top1=t,
+            peer_top1=None,
+            seconds=1.0,
+            losses=None)
+        for m, s, t in [('student alone', 0,
+                         90.0), ('student alone', 1,
+                                 92.0), ('DML', 0, 91.0), ('DML', 1, 91.5)]
     ]
     table = learning_check.paired_gains(records, 'small')
     assert table['DML']['gain'] == [1.0, -0.5]

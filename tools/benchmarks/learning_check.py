@@ -89,12 +89,11 @@ METHODS: Dict[str, Tuple[str, dict]] = {
     'DML+ADM feature only':
     (ADM_CFG, dict(model=dict(distiller=dict(alpha=0.0, beta=0.0)))),
     'DML+ADM a=b=0.5 gamma=0':
-    (ADM_CFG, dict(model=dict(distiller=dict(alpha=0.5, beta=0.5,
-                                             gamma=0.0)))),
+    (ADM_CFG,
+     dict(model=dict(distiller=dict(alpha=0.5, beta=0.5, gamma=0.0)))),
 }
 MAIN = ('DML', 'KDCL naive', 'KDCL linear', 'KDCL MinLogit', 'KDCL General',
-        'KDCL mean', 'SwitOKD', 'DML+ADM', 'KDCL+ADM', 'offline KD+ADM',
-        'GPD')
+        'KDCL mean', 'SwitOKD', 'DML+ADM', 'KDCL+ADM', 'offline KD+ADM', 'GPD')
 ABLATION = ('offline KD', 'DML+ADM gamma=0', 'DML+ADM gamma=0.1',
             'DML+ADM F only', 'DML+ADM feature only',
             'DML+ADM a=b=0.5 gamma=0')
@@ -104,11 +103,11 @@ REFERENCES = ('student alone', 'teacher alone')
 FULL = ('DML', 'KDCL MinLogit', 'DML+ADM', 'GPD')
 QUICK = ('DML', 'KDCL MinLogit', 'DML+ADM', 'offline KD+ADM')
 #: ADM variants and the method each adds to (compared seed by seed).
-ADM_PAIRS = (('DML+ADM', 'DML'), ('DML+ADM gamma=0', 'DML'),
-             ('DML+ADM gamma=0.1', 'DML'), ('DML+ADM F only', 'DML'),
-             ('DML+ADM feature only', 'DML'),
-             ('DML+ADM a=b=0.5 gamma=0', 'DML'),
-             ('KDCL+ADM', 'KDCL MinLogit'), ('offline KD+ADM', 'offline KD'))
+ADM_PAIRS = (('DML+ADM', 'DML'), ('DML+ADM gamma=0',
+                                  'DML'), ('DML+ADM gamma=0.1', 'DML'),
+             ('DML+ADM F only', 'DML'), ('DML+ADM feature only', 'DML'),
+             ('DML+ADM a=b=0.5 gamma=0', 'DML'), ('KDCL+ADM', 'KDCL MinLogit'),
+             ('offline KD+ADM', 'offline KD'))
 #: The loss terms whose scale over training is reported.
 TRACED = ('DML+ADM', 'DML+ADM gamma=0.1', 'DML+ADM gamma=0')
 
@@ -160,8 +159,8 @@ def write_digits(root: str, seed: int = 0) -> Dict[str, object]:
         Image.fromarray(np.repeat(images[i][..., None], 3, axis=2)).save(
             osp.join(folder, f'{i:04d}.png'))
     os.makedirs(osp.join(root, 'meta'), exist_ok=True)
-    for name, subset in (('test', test), ('train_full', train),
-                         ('train_small', small)):
+    for name, subset in (('test', test), ('train_full', train), ('train_small',
+                                                                 small)):
         with open(osp.join(root, 'meta', f'{name}.txt'), 'w') as f:
             for i in rng.permutation(subset):
                 f.write(f'{labels[i]}/{i:04d}.png {labels[i]}\n')
@@ -190,8 +189,12 @@ def _digits_pipeline(cfg) -> List[dict]:
     return copy.deepcopy(cfg.digits_train_pipeline)
 
 
-def method_config(method: str, setting: dict, seed: int, data_root: str,
-                  work_dir: str, teacher_ckpt: Optional[str] = None):
+def method_config(method: str,
+                  setting: dict,
+                  seed: int,
+                  data_root: str,
+                  work_dir: str,
+                  teacher_ckpt: Optional[str] = None):
     """The shipped config of ``method`` re-pointed at the digits.
 
     Args:
@@ -264,10 +267,10 @@ def method_config(method: str, setting: dict, seed: int, data_root: str,
         cfg.optim_wrapper.optimizer = sgd.optimizer
         cfg.train_dataloader.dataset.pipeline = pipeline
         return cfg
-    model.peers.student = dict(student, init_cfg=model.peers.student.get(
-        'init_cfg'))
-    model.peers.teacher = dict(teacher, init_cfg=model.peers.teacher.get(
-        'init_cfg'))
+    model.peers.student = dict(
+        student, init_cfg=model.peers.student.get('init_cfg'))
+    model.peers.teacher = dict(
+        teacher, init_cfg=model.peers.teacher.get('init_cfg'))
     if model.peers.student.init_cfg is None:
         model.peers.student.pop('init_cfg')
     if model.peers.teacher.init_cfg is None:
@@ -280,8 +283,9 @@ def method_config(method: str, setting: dict, seed: int, data_root: str,
     views = cfg.data_preprocessor.get('num_views', 1)
     if views > 1:
         cfg.train_dataloader.dataset.pipeline = [
-            dict(type='MultiView', num_views=views,
-                 transforms=[pipeline[:-1]]), pipeline[-1]
+            dict(
+                type='MultiView', num_views=views, transforms=[pipeline[:-1]]),
+            pipeline[-1]
         ]
     else:
         cfg.train_dataloader.dataset.pipeline = pipeline
@@ -369,8 +373,8 @@ def _trace_hook(gradients: bool):
                         value, params, retain_graph=True, allow_unused=True)
                     norms[f'grad_norm/{peer}.{key}'] = float(
                         torch.sqrt(
-                            sum((g.double()**2).sum()
-                                for g in grads if g is not None)))
+                            sum((g.double()**2).sum() for g in grads
+                                if g is not None)))
             with torch.no_grad():
                 for buffer, saved in buffers:
                     buffer.copy_(saved)
@@ -470,13 +474,16 @@ def run_job(job: dict) -> List[dict]:
             out = train_once(cfg, gradients=method in TRACED)
         except Exception as error:  # recorded; the other runs go on
             records.append(
-                dict(setting=job['setting'], method=method, seed=job['seed'],
-                     error=f'{type(error).__name__}: {error}'))
+                dict(
+                    setting=job['setting'],
+                    method=method,
+                    seed=job['seed'],
+                    error=f'{type(error).__name__}: {error}'))
             continue
         if method == 'teacher alone':
             teacher_ckpt = osp.join(work_dir, 'teacher.pth')
-            torch.save(dict(state_dict=out['model'].state_dict()),
-                       teacher_ckpt)
+            torch.save(
+                dict(state_dict=out['model'].state_dict()), teacher_ckpt)
         metrics = out['metrics']
         peer = metrics.get('teacher.accuracy/top1',
                            metrics.get('dynamic_teacher.accuracy/top1'))
@@ -554,7 +561,8 @@ def _mean_sd(values: Sequence[float]) -> str:
     return f'{statistics.mean(values):.2f} ± {sd:.2f}'
 
 
-def paired_gains(records: List[dict], setting: str,
+def paired_gains(records: List[dict],
+                 setting: str,
                  reference: str = 'student alone') -> Dict[str, dict]:
     """Per method: top-1 per seed and the paired difference to
     ``reference`` on the same seed.
@@ -658,7 +666,7 @@ def loss_scale_table(records: List[dict], setting: str, method: str) -> str:
             for p in points
         ]
         lines.append(f'| {key} | ' + ' | '.join(f'{v:.4f}'
-                                                 for v in values) + ' |')
+                                                for v in values) + ' |')
     return '\n'.join(lines)
 
 
@@ -674,17 +682,20 @@ def plot(records: List[dict], settings: Sequence[str],
         len(settings), 1, figsize=(9, 3.2 * len(settings)), squeeze=False)
     for ax, setting in zip(axes[:, 0], settings):
         table = paired_gains(records, setting)
-        names = [m for m in REFERENCES[:1] + tuple(orders[setting])
-                 if m in table]
+        names = [
+            m for m in REFERENCES[:1] + tuple(orders[setting]) if m in table
+        ]
         for x, method in enumerate(names):
             ys = table[method]['top1']
             xs = x + np.linspace(-0.15, 0.15, len(ys))
-            ax.plot(xs, ys, 'o', ms=3.5,
-                    color='C1' if 'ADM' in method else 'C0')
+            ax.plot(
+                xs, ys, 'o', ms=3.5, color='C1' if 'ADM' in method else 'C0')
         if 'student alone' in table:
             ax.axhline(
                 statistics.mean(table['student alone']['top1']),
-                ls='--', lw=0.8, color='grey')
+                ls='--',
+                lw=0.8,
+                color='grey')
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=40, ha='right', fontsize=7)
         ax.set_ylabel('student top-1 (%)')
@@ -696,13 +707,13 @@ def plot(records: List[dict], settings: Sequence[str],
 
 def report(records: List[dict], settings: Dict[str, dict],
            orders: Dict[str, Sequence[str]], seeds: Sequence[int],
-           wall: Optional[float], workers: int, command: str,
-           png: str) -> str:
+           wall: Optional[float], workers: int, command: str, png: str) -> str:
     """The Markdown block of results written into the doc (records of
     methods no longer planned for a setting are left out)."""
     records = [
-        r for r in records if r['setting'] in orders
-        and r['method'] in REFERENCES + tuple(orders[r['setting']])
+        r for r in records
+        if r['setting'] in orders and r['method'] in REFERENCES +
+        tuple(orders[r['setting']])
     ]
     done = sorted({r['seed'] for r in records})
     timing = 'interrupted run' if wall is None else f'{wall / 60:.1f} min'
@@ -727,14 +738,15 @@ def report(records: List[dict], settings: Dict[str, dict],
             f'### {name}: {setting["images"]} training images, '
             f'{setting["epochs"]} epochs, batch {setting["batch_size"]}', '',
             markdown_table(
-                paired_gains(records, name),
-                references + tuple(orders[name])), ''
+                paired_gains(records, name), references + tuple(orders[name])),
+            ''
         ]
     for name in settings:
         table = adm_table(records, name)
         if table.count('\n') > 1:
-            parts += [f'ADM against the method it adds to ({name}):', '',
-                      table, '']
+            parts += [
+                f'ADM against the method it adds to ({name}):', '', table, ''
+            ]
     errors = [r for r in records if 'error' in r]
     if errors:
         parts += ['Failed runs:', ''] + [
@@ -773,32 +785,38 @@ def write_doc(doc: str, block: str) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--data-root', default=osp.join(REPO, 'data',
-                                                       'digits'))
+    parser.add_argument(
+        '--data-root', default=osp.join(REPO, 'data', 'digits'))
     parser.add_argument(
         '--work-dir', default=osp.join(REPO, 'work_dirs', 'learning_check'))
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3,
-                                                                  4])
+    parser.add_argument(
+        '--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--epochs-small', type=int, default=20)
     parser.add_argument('--epochs-full', type=int, default=5)
     parser.add_argument(
-        '--doc', help='Markdown file to write the results into (the '
+        '--doc',
+        help='Markdown file to write the results into (the '
         'block between the learning_check markers); the plot goes next '
         'to it as learning.png. Defaults to <work-dir>/learning.md.')
     parser.add_argument(
-        '--ablation-seeds', type=int, default=2,
+        '--ablation-seeds',
+        type=int,
+        default=2,
         help='How many of the seeds the ADM ablations use.')
     parser.add_argument(
-        '--resume', action='store_true',
+        '--resume',
+        action='store_true',
         help='Keep the records of <work-dir>/records.jsonl and run only '
         'the missing ones (the wall time then covers this call only).')
     parser.add_argument(
-        '--report', action='store_true',
+        '--report',
+        action='store_true',
         help='Only write the report from <work-dir>/records.jsonl (e.g. '
         'of an interrupted run).')
     parser.add_argument(
-        '--quick', action='store_true',
+        '--quick',
+        action='store_true',
         help='One seed, the small setting, 1 epoch, DML, KDCL, DML+ADM '
         'and offline KD+ADM only: a smoke test of the whole path.')
     return parser.parse_args()
@@ -835,11 +853,17 @@ def main() -> None:
     stats = write_digits(args.data_root)
     settings = {
         'small':
-        dict(ann_file='meta/train_small.txt', images=stats['train_small'],
-             epochs=args.epochs_small, batch_size=32),
+        dict(
+            ann_file='meta/train_small.txt',
+            images=stats['train_small'],
+            epochs=args.epochs_small,
+            batch_size=32),
         'full':
-        dict(ann_file='meta/train_full.txt', images=stats['train_full'],
-             epochs=args.epochs_full, batch_size=32),
+        dict(
+            ann_file='meta/train_full.txt',
+            images=stats['train_full'],
+            epochs=args.epochs_full,
+            batch_size=32),
     }
     for setting in settings.values():
         setting.update(mean=stats['mean'], std=stats['std'])
@@ -865,10 +889,11 @@ def main() -> None:
                 done = [json.loads(line) for line in f]
         elif osp.exists(progress):
             os.remove(progress)
-        jobs = plan_jobs(settings, seeds, orders, args.data_root,
-                         args.work_dir, seeds[:args.ablation_seeds],
-                         {(r['setting'], r['method'], r['seed'])
-                          for r in done if 'error' not in r})
+        jobs = plan_jobs(
+            settings, seeds, orders, args.data_root, args.work_dir,
+            seeds[:args.ablation_seeds],
+            {(r['setting'], r['method'], r['seed'])
+             for r in done if 'error' not in r})
         records = [r for r in done if 'error' not in r] + run_jobs(
             jobs, args.workers, progress)
         wall = time.perf_counter() - start

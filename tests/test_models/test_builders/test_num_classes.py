@@ -17,8 +17,10 @@ SEG = dict(
 
 
 def test_sets_classification_and_segmentation_heads():
-    cls = dict(type='ImageClassifier', head=dict(num_classes=100),
-               data_preprocessor=dict(num_classes=100))
+    cls = dict(
+        type='ImageClassifier',
+        head=dict(num_classes=100),
+        data_preprocessor=dict(num_classes=100))
     out = with_num_classes(cls, 10, 'model.peers.student')
     assert out['head']['num_classes'] == 10
     assert out['data_preprocessor']['num_classes'] == 10
@@ -34,8 +36,7 @@ def test_sets_classification_and_segmentation_heads():
 
 def test_network_without_head_is_refused_naming_the_field():
     with pytest.raises(ValueError, match='model.peers.net1: model.num'):
-        with_num_classes(dict(type='Foo', backbone={}), 10,
-                         'model.peers.net1')
+        with_num_classes(dict(type='Foo', backbone={}), 10, 'model.peers.net1')
 
 
 def test_external_model_passes_it_to_the_loaded_config():
@@ -58,12 +59,14 @@ def test_cfg_options_override_once_for_every_network(path):
     cfg.merge_from_dict({'model.num_classes': 10})
     model_cfg = dict(cfg.model)
     model_cfg['peers'] = {
-        name: {k: v for k, v in peer.items() if k != 'init_cfg'}
+        name: {
+            k: v
+            for k, v in peer.items() if k != 'init_cfg'
+        }
         for name, peer in model_cfg['peers'].items()
     }
     model = MODELS.build(model_cfg)
-    assert num_classes_of(model.student) == num_classes_of(
-        model.teacher) == 10
+    assert num_classes_of(model.student) == num_classes_of(model.teacher) == 10
 
 
 SEG_RECIPE = """
@@ -83,8 +86,9 @@ def test_readme_segmentation_recipe(tmp_path):
     auxiliary heads of every ExternalModel peer."""
     path = tmp_path / 'myseg.py'
     path.write_text(
-        SEG_RECIPE.format(base=osp.join(
-            REPO, 'configs/dml/deeplabv3_r101_r18_cityscapes.py')))
+        SEG_RECIPE.format(
+            base=osp.join(REPO,
+                          'configs/dml/deeplabv3_r101_r18_cityscapes.py')))
     cfg = Config.fromfile(str(path))
     assert cfg.train_dataloader.dataset.type == 'BaseSegDataset'
     for name, peer in cfg.model.peers.items():
