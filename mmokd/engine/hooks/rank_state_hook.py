@@ -6,10 +6,10 @@ from typing import Callable, List, Optional
 from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
 
+from mmokd.models.utils import unwrap
 from mmokd.registry import HOOKS
 from mmokd.utils.random_state import get_random_state, set_random_state
 
@@ -48,9 +48,9 @@ class RankStateHook(Hook):
       skip, right before the first new batch. Other loops restore it
       before training.
     * **Validation does not change it.** The random state is put back
-      after each validation, as a resumed run does not repeat the validation that
-      followed its checkpoint (a ``save_best`` checkpoint holds the state
-      from before validation).
+      after each validation, as a resumed run does not repeat the
+      validation that followed its checkpoint (a ``save_best`` checkpoint
+      holds the state from before validation).
     * **Same data order.** With ``randomness.seed=None`` each run draws a
       new seed; mmengine resumes the checkpoint's seed only after the
       training dataloader was built with the new one, so the dataloader
@@ -169,7 +169,7 @@ class RankStateHook(Hook):
             return
         resumed, self._resumed = self._resumed, None
         buffers = resumed['state']['buffers']
-        for name, buffer in _unwrap(runner).named_buffers():
+        for name, buffer in unwrap(runner.model).named_buffers():
             if name in buffers:
                 buffer.copy_(buffers[name])
         _use_seed(runner, resumed['seed'])
@@ -193,7 +193,7 @@ class RankStateHook(Hook):
         if get_rank() > 0:
             state['buffers'] = {
                 name: buffer.detach().cpu().clone()
-                for name, buffer in _unwrap(runner).named_buffers()
+                for name, buffer in unwrap(runner.model).named_buffers()
             }
         return all_gather_object(state)
 
@@ -225,12 +225,6 @@ class _RestoreAfterSkip:
             self._loop.dataloader_iterator = self._iterator
         self._skip -= 1
         return next(self._iterator)
-
-
-def _unwrap(runner):
-    """The runner's model without its wrapper."""
-    model = runner.model
-    return model.module if is_model_wrapper(model) else model
 
 
 def _checkpoint_due(runner, by_epoch: bool) -> bool:

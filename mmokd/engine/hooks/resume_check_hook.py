@@ -3,8 +3,8 @@ import re
 from typing import Dict, List
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
+from mmokd.models.utils import unwrap
 from mmokd.registry import HOOKS
 
 
@@ -49,8 +49,7 @@ class ResumeCheckHook(Hook):
         """
         if not runner._resume:
             return
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = unwrap(runner.model)
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
         saved = {
             re.sub(r'^module\.', '', k): tuple(v.shape)
