@@ -112,9 +112,8 @@ def _refusal(path: str, error: pickle.UnpicklingError
         'instead.')
 
 
-def _not_a_checkpoint(path: str, error: Exception) -> CheckpointRefusedError:
+def _not_a_checkpoint(path: str, detail: str) -> CheckpointRefusedError:
     """The error for a file that is not one ``torch.save`` wrote."""
-    detail = str(error).splitlines()[0] if str(error) else 'empty file'
     return CheckpointRefusedError(
         f'{path} is not a valid PyTorch checkpoint ({detail}). Check the '
         'path, or re-download / re-save the file.')
@@ -143,7 +142,7 @@ def load_checkpoint_safely(path: str,
     if not osp.isfile(path):
         raise FileNotFoundError(f'Checkpoint file {path} does not exist.')
     if not _is_torch_file(path):
-        raise _not_a_checkpoint(path, ValueError('not written by torch.save'))
+        raise _not_a_checkpoint(path, 'not written by torch.save')
     try:
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
             checkpoint = torch.load(
@@ -151,7 +150,8 @@ def load_checkpoint_safely(path: str,
     except pickle.UnpicklingError as error:
         raise _refusal(path, error) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile) as error:
-        raise _not_a_checkpoint(path, error) from None
+        detail = str(error).splitlines()[0] if str(error) else 'empty file'
+        raise _not_a_checkpoint(path, detail) from None
     meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
     if isinstance(meta, dict) and 'config' in meta:
         del meta['config']
