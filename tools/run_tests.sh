@@ -7,5 +7,5 @@ PY="$(bash "$ROOT/tools/setup_env.sh")"
 cd "$ROOT"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 "$PY" -c "import mmokd, mmrazor.models, mmrazor.engine, mmseg.models, \
-mmpretrain.models, mmcv.ops; print('imports ok: mmokd', mmokd.__version__)"
+mmpretrain.models, mmdet.models, mmcv.ops; print('imports ok: mmokd', mmokd.__version__)"
 exec "$PY" -m pytest tests -v -p no:cacheprovider "$@"

@@ -72,7 +72,8 @@ log "installing OpenMMLab packages and mmokd"
     -r "$ROOT/requirements/optional.txt" -r "$ROOT/requirements/torch.txt" \
     "setuptools>=77.0.3,<82" >&2
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT" >&2
-"$PY" -c "import mmcv.ops, mmseg, mmpretrain, mmrazor, mmengine" >&2
+"$PY" -c "import mmcv.ops, mmseg, mmpretrain, mmrazor, mmengine, \
+mmdet.models" >&2
 echo "$STAMP_SRC" > "$VENV/.mmokd-stamp"
 log "ready: $PY"
 echo "$PY"
