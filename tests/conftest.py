@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from mmokd.datasets import write_tiny_cifar100, write_tiny_cityscapes
+from mmokd.datasets import (write_tiny_cifar100, write_tiny_cityscapes,
+                            write_tiny_coco)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -33,6 +34,12 @@ def tiny_cityscapes(tmp_path_factory):
 def tiny_cifar100(tmp_path_factory):
     """CIFAR-100 python-format set: 64 train, 32 test images."""
     return write_tiny_cifar100(str(tmp_path_factory.mktemp('cifar100')))
+
+
+@pytest.fixture(scope='session')
+def tiny_coco(tmp_path_factory):
+    """COCO 2017-format set: 8 train, 4 val images of 160x128."""
+    return write_tiny_coco(str(tmp_path_factory.mktemp('coco')))
 
 
 def run_tool(args, cwd=REPO, env=None, timeout=900):
