@@ -5,6 +5,7 @@ Each returns a tuple of feature maps (the last by default: the map right
 before global pooling) and plugs into mmpretrain's ``ImageClassifier``
 with a ``GlobalAveragePooling`` neck and a ``LinearClsHead``.
 """
+from .cifar_basic_resnet import CIFARBasicResNet
 from .cifar_mobilenet_v2 import CIFARMobileNetV2
 from .cifar_resnet import CIFARResNet
 from .cifar_shufflenet_v1 import CIFARShuffleNetV1
@@ -15,5 +16,5 @@ from .wide_resnet_cifar import CIFARWideResNet
 
 __all__ = [
     'CIFARResNet', 'CIFARWideResNet', 'CIFARVGG', 'CIFARShuffleNetV1',
-    'CIFARShuffleNetV2', 'CIFARMobileNetV2', 'MobileNetV1'
+    'CIFARShuffleNetV2', 'CIFARMobileNetV2', 'MobileNetV1', 'CIFARBasicResNet'
 ]

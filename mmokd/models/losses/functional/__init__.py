@@ -13,6 +13,8 @@ from .gpd import gpd_soft_cross_entropy
 from .kdcl import (KDCL_STRATEGIES, kdcl_ensemble, kdcl_error_gram,
                    kdcl_general_weights, kdcl_linear_weights,
                    perrone_cooper_weights)
+from .mcdistil import (lookahead_weight_grads, mcdistil_item_losses,
+                       mcdistil_weighted_losses, sgd_lookahead)
 from .switokd import switokd_decision, switokd_mode, switokd_statistics
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     'adm_similarity', 'attended_logits', 'class_last', 'dense_cross_entropy',
     'dml_kl', 'gpd_soft_cross_entropy', 'kdcl_ensemble', 'kdcl_error_gram',
     'kdcl_general_weights', 'kdcl_linear_weights', 'label_rows',
-    'perrone_cooper_weights', 'resize_labels', 'resize_like',
-    'switokd_decision', 'switokd_mode', 'switokd_statistics'
+    'lookahead_weight_grads', 'mcdistil_item_losses',
+    'mcdistil_weighted_losses', 'perrone_cooper_weights', 'resize_labels',
+    'resize_like', 'sgd_lookahead', 'switokd_decision', 'switokd_mode',
+    'switokd_statistics'
 ]
