@@ -1,5 +1,6 @@
 """Deep Mutual Learning (Zhang et al., CVPR 2018)."""
 import copy
+import inspect
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmokd.registry import MODELS
@@ -19,7 +20,7 @@ def dml_term(source: Optional[str] = None) -> str:
 
 
 def distiller_recording_logits(distiller: Optional[dict],
-                               logits: Union[str, Dict[str, str]],
+                               logits: Union[str, dict],
                                names: List[str]) -> Tuple[dict, dict, dict]:
     """A copy of ``distiller`` with a :data:`LOGITS` recorder on every
     peer.
@@ -27,15 +28,19 @@ def distiller_recording_logits(distiller: Optional[dict],
     Args:
         distiller (dict, optional): The user's distiller config; defaults
             to an empty ``mmokd.OnlineDistiller``.
-        logits (str | dict): Module whose output is a peer's logits, one
-            name for all peers or ``{peer: name}`` (``model.logits``).
+        logits (str | dict): Module whose output is a peer's logits (an
+            MMRazor ``ModuleOutputs`` recorder), or a recorder config
+            with a ``type`` (e.g. ``dict(type='mmokd.DenseHead',
+            source='bbox_head')`` for detectors); one for all peers or
+            ``{peer: module name or recorder config}``
+            (``model.logits``).
         names (list[str]): The peers.
 
     Returns:
         tuple: ``(distiller, losses, mappings)``: the config and its
         ``losses`` / ``loss_forward_mappings`` tables, to be filled.
     """
-    if isinstance(logits, str):
+    if isinstance(logits, str) or 'type' in logits:
         logits = {name: logits for name in names}
     missing = set(names) - set(logits)
     if missing:
@@ -45,8 +50,10 @@ def distiller_recording_logits(distiller: Optional[dict],
         dict(distiller or dict(type='mmokd.OnlineDistiller')))
     recorders = distiller.setdefault('recorders', {})
     for name in names:
+        source = logits[name]
         recorders.setdefault(name, {})[LOGITS] = dict(
-            type='ModuleOutputs', source=logits[name])
+            type='ModuleOutputs', source=source) if isinstance(
+                source, str) else copy.deepcopy(dict(source))
     return (distiller, distiller.setdefault('losses', {}),
             distiller.setdefault('loss_forward_mappings', {}))
 
@@ -65,8 +72,10 @@ class DML(OnlineDistill):
     optimizer steps; the form of ADM, ICML 2025, Eq. 4). The logits are the
     outputs of the module named in ``logits`` (e.g. ``head.fc`` for
     mmpretrain, ``decode_head.conv_seg`` for mmseg); for segmentation the
-    term is per pixel, ignoring label 255. Further terms (e.g. ADM's) are
-    added through ``distiller``.
+    term is per pixel, ignoring label 255. Detectors record their dense
+    head with ``logits=dict(type='mmokd.DenseHead', source='bbox_head')``
+    and mimic per prior with ``mmokd.DetDMLLoss``. Further terms (e.g.
+    ADM's) are added through ``distiller``.
 
     Example:
         >>> model = dict(
@@ -78,10 +87,13 @@ class DML(OnlineDistill):
 
     Args:
         peers (dict): See :class:`OnlineDistill`.
-        logits (str | dict): Module whose output is a peer's logits, one
-            name for all peers or ``{peer: name}``.
-        dml_loss (dict): Config of :class:`DMLLoss`; each peer owns a copy
-            named ``loss_dml``.
+        logits (str | dict): Module whose output is a peer's logits, or a
+            recorder config (see :func:`distiller_recording_logits`); one
+            for all peers or ``{peer: name or config}``.
+        dml_loss (dict): Config of :class:`DMLLoss` (or
+            ``mmokd.DetDMLLoss``); each peer owns a copy named
+            ``loss_dml``. The batch labels are routed to its ``gt``
+            argument when its ``forward`` takes one.
         distiller (dict, optional): Extra recorders and terms; DML's own
             are merged in. Defaults to an empty ``OnlineDistiller``.
         per_source_terms (list[str]): Peers whose mimicry loss is split
@@ -100,7 +112,9 @@ class DML(OnlineDistill):
                  **kwargs) -> None:
         names = list(peers)
         dml_loss = dml_loss or dict(type='mmokd.DMLLoss')
-        build_loss(dml_loss, 'model.dml_loss')  # refuses bad settings
+        # Refuses bad settings; tells whether the loss reads labels.
+        takes_labels = 'gt' in inspect.signature(
+            build_loss(dml_loss, 'model.dml_loss').forward).parameters
         distiller, losses, mappings = distiller_recording_logits(
             distiller, logits, names)
         unknown = set(per_source_terms) - set(names)
@@ -116,13 +130,15 @@ class DML(OnlineDistill):
             for term, sources in terms.items():
                 losses.setdefault(name, {})[term] = self._source_loss(
                     dml_loss, len(sources), len(others))
-                mappings.setdefault(name, {})[term] = dict(
+                mapping = dict(
                     preds_S=dict(peer=name, recorder=LOGITS),
                     preds_T=[
                         dict(peer=other, recorder=LOGITS)
                         for other in sources
-                    ],
-                    gt=dict(data='gt'))
+                    ])
+                if takes_labels:
+                    mapping['gt'] = dict(data='gt')
+                mappings.setdefault(name, {})[term] = mapping
         super().__init__(peers=peers, distiller=distiller, **kwargs)
 
     @staticmethod

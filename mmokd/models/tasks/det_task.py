@@ -1,0 +1,148 @@
+"""Object detection (mmdet 3.x dense heads) as an online distillation
+task."""
+from typing import Any, List, NamedTuple, Optional
+
+import torch
+from torch import Tensor, nn
+
+from mmokd.registry import TASKS
+from .base_task import BaseTask
+
+
+class DenseHeadRecord(NamedTuple):
+    """What a detection term reads of one peer's dense head in one step
+    (recorded by ``mmokd.DenseHeadRecorder``).
+
+    Attributes:
+        cls_scores (list[Tensor]): ``(N, A * K, H, W)`` classification
+            outputs, one per FPN level, as the head's loss reads them.
+        valid (list[Tensor]): ``(N, H * W * A)`` boolean masks per level:
+            priors inside each image's own ``pad_shape``
+            (``prior_generator.valid_flags``).
+        num_logits (int): ``K``, logits per prior (``cls_out_channels``:
+            ``C`` for sigmoid heads, ``C + 1`` for softmax heads).
+        activation (str): ``'sigmoid'`` or ``'softmax'``
+            (``use_sigmoid_cls``).
+        head (str): The head's module name, e.g. ``'bbox_head'``.
+    """
+
+    cls_scores: List[Tensor]
+    valid: List[Tensor]
+    num_logits: int
+    activation: str
+    head: str
+
+
+def detector_heads(network: nn.Module) -> List[nn.Module]:
+    """The heads of an mmdet detector that predict object classes:
+    ``bbox_head`` (single-stage) or ``roi_head.bbox_head`` (two-stage).
+
+    Args:
+        network (nn.Module): A built detector.
+
+    Returns:
+        list[nn.Module]: The class-predicting heads (empty if none).
+    """
+    heads = [getattr(network, 'bbox_head', None)]
+    roi_head = getattr(network, 'roi_head', None)
+    heads.append(getattr(roi_head, 'bbox_head', None))
+    return [head for head in heads if hasattr(head, 'num_classes')]
+
+
+@TASKS.register_module()
+class DetTask(BaseTask):
+    """Class posteriors of every prior of every FPN level of a dense
+    detection head; no label map.
+
+    A term reads a peer's head through a :class:`DenseHeadRecord`: the
+    per-level ``(N, A * K, H, W)`` maps, which priors lie inside each
+    image, and the head's own activation (sigmoid heads: RetinaNet, GFL,
+    FCOS, RPN; softmax heads), so heads of either kind work. Nothing is
+    left out by label (``ignored_label`` is None): batch padding is left
+    out by the record's masks, and the terms that use labels read the
+    targets the head assigned itself.
+
+    Example:
+        >>> model = dict(type='mmokd.DML', task=dict(type='mmokd.DetTask'),
+        ...              logits=dict(type='mmokd.DenseHead',
+        ...                          source='bbox_head'), ...)
+    """
+
+    name = 'detection'
+    #: Logits are per-level maps, but there is no label map to resize.
+    is_dense = False
+    #: The usual activation; each record carries its head's own.
+    activation = 'sigmoid'
+
+    @classmethod
+    def fits(cls, network: nn.Module) -> bool:
+        """Whether ``network`` is an mmdet detector.
+
+        Args:
+            network (nn.Module): A built network.
+
+        Returns:
+            bool: True for ``mmdet.models.detectors.BaseDetector``.
+        """
+        try:
+            from mmdet.models.detectors import BaseDetector
+        except ImportError:  # mmdet is not installed
+            return False
+        return isinstance(network, BaseDetector)
+
+    def labels(self, data_samples: List[Any]) -> Tensor:
+        """The class labels of every ground-truth instance of the batch.
+
+        Args:
+            data_samples (list): mmdet ``DetDataSample`` items.
+
+        Returns:
+            Tensor: ``(M,)`` labels of all ``gt_instances``, image by
+            image.
+        """
+        if not data_samples or 'gt_instances' not in data_samples[0]:
+            raise KeyError('DetTask: the data samples carry no '
+                           'gt_instances; use a detection dataset (mmdet '
+                           'PackDetInputs) or set model.task.')
+        return torch.cat([s.gt_instances.labels
+                          for s in data_samples]).long()
+
+    def ignored_label(self, ignore_index: int) -> Optional[int]:
+        """None: detection leaves priors out by mask, not by label.
+
+        Args:
+            ignore_index (int): The term's setting (unused here).
+
+        Returns:
+            None.
+        """
+        return None
+
+    def num_classes(self, network: nn.Module) -> Optional[int]:
+        """The ``num_classes`` of the detector's class-predicting head.
+
+        Args:
+            network (nn.Module): A built detector.
+
+        Returns:
+            int, optional: The class count.
+        """
+        heads = detector_heads(network)
+        return heads[0].num_classes if heads else None
+
+    def logits_error(self, logits: Any) -> Optional[str]:
+        """Detection logits are a :class:`DenseHeadRecord`.
+
+        Args:
+            logits: The recorded output.
+
+        Returns:
+            str, optional: The mismatch, or None.
+        """
+        if not isinstance(logits, DenseHeadRecord):
+            what = tuple(logits.shape) if isinstance(logits, Tensor) else \
+                type(logits).__name__
+            return (f'recorded {what}, not a dense head\'s outputs (record '
+                    "them with dict(type='mmokd.DenseHead', "
+                    "source='bbox_head'))")
+        return None

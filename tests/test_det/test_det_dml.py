@@ -1,0 +1,76 @@
+"""DML on RetinaNet: with lambda = 0 each network trains exactly as
+alone; the mimicry term reaches only its owner; bad settings are
+refused."""
+import copy
+
+import pytest
+import torch
+
+from mmokd.models.losses import DetDMLLoss
+from mmokd.models.tasks import DetTask
+from tests.test_det.det_helpers import (build_algorithm, tiny_coco_batch,
+                                        tiny_dml_model_cfg)
+
+
+@pytest.fixture(scope='module')
+def batch(tmp_path_factory):
+    from mmokd.datasets import write_tiny_coco
+    root = write_tiny_coco(str(tmp_path_factory.mktemp('coco')), 2, 2)
+    return tiny_coco_batch(root)
+
+
+def _flat(losses):
+    return {
+        key: sum(value) if isinstance(value, list) else value
+        for key, value in losses.items()
+    }
+
+
+def test_lambda_zero_equals_plain_training(batch):
+    torch.manual_seed(0)
+    algorithm = build_algorithm(
+        tiny_dml_model_cfg(
+            dml_loss=dict(type='DetDMLLoss', tau=1.0, loss_weight=0.0)))
+    assert isinstance(algorithm.task, DetTask)
+    data = algorithm.data_preprocessor(copy.deepcopy(batch), True)
+    plain_samples = copy.deepcopy(data['data_samples'])
+    losses = algorithm.peer_losses(**data)
+    for name in ('student', 'teacher'):
+        plain = _flat(
+            algorithm.peer(name).loss(data['inputs'],
+                                      copy.deepcopy(plain_samples)))
+        mine = _flat(losses[name])
+        assert set(mine) == set(plain) | {'loss_dml'}
+        assert mine['loss_dml'] == 0
+        for key, value in plain.items():
+            torch.testing.assert_close(
+                mine[key], value, rtol=1e-6, atol=1e-6)
+    # No peer altered the shared samples.
+    for before, after in zip(plain_samples, data['data_samples']):
+        torch.testing.assert_close(before.gt_instances.bboxes,
+                                   after.gt_instances.bboxes)
+        assert before.metainfo == after.metainfo
+
+
+def test_mimicry_term_reaches_only_its_owner(batch):
+    torch.manual_seed(1)
+    algorithm = build_algorithm(tiny_dml_model_cfg())
+    data = algorithm.data_preprocessor(copy.deepcopy(batch), True)
+    losses = algorithm.peer_losses(**data)
+    term = losses['student']['loss_dml']
+    assert term > 0
+    term.backward()
+    student_cls = algorithm.student.bbox_head.retina_cls.weight.grad
+    assert student_cls is not None and student_cls.abs().sum() > 0
+    # DML mimics class posteriors only: box regression gets nothing.
+    assert algorithm.student.bbox_head.retina_reg.weight.grad is None
+    assert all(p.grad is None for p in algorithm.teacher.parameters())
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match='tau'):
+        DetDMLLoss(tau=0)
+    with pytest.raises(ValueError, match='loss_weight'):
+        DetDMLLoss(loss_weight=-1)
+    with pytest.raises(ValueError, match='peer_reduction'):
+        DetDMLLoss(peer_reduction='max')
