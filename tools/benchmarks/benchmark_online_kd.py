@@ -9,7 +9,9 @@ Measured in one run, on one fixed batch:
     in both directions (the nearest thing MMRazor offers);
 (d) mmokd ``DML`` + ADM (the ADMDistiller of
     ``configs/adm/resnet34_resnet18_in1k.py`` or
-    ``configs/adm/deeplabv3_r101_r18_cityscapes.py``);
+    ``configs/adm/deeplabv3_r101_r18_cityscapes.py``), eager, and with
+    ``fuse_terms=True`` (``mmokd_dml_adm_fused``: ADM's terms compiled by
+    ``torch.compile``; the compilation happens in the warm-up round);
 (e) mmokd ``SwitOKD`` with its decision computed as usual but expert mode
     forced, so every step skips the teacher's backward and optimizer step
     (the saving SwitOKD gets on its expert-mode batches);
@@ -23,8 +25,10 @@ runs in its own subprocess; on CUDA the peak of
 the process's peak RSS from after model building to after the steps.
 Operators: the non-view ATen operators one more step of each variant
 dispatches (forward, backward, optimizer; SGD is the multi-tensor one on
-every device, as CUDA's default); on a GPU whose step is launch-bound, time
-follows this count, and it is the same on any device. Prints the ratios
+every device, as CUDA's default), plus the kernels ``torch.compile``
+generated and the step launched; on a GPU whose step is launch-bound, time
+follows this count, and it is the same on any device (for the compiled
+variant, up to how Inductor fuses on each device). Prints the ratios
 (b) / sum(a), (b) / (c), and (d), (e), (f) over (b).
 
 Example::
@@ -61,7 +65,8 @@ ADM_CONFIGS = osp.join(
 ADM_CFGS = dict(
     seg='deeplabv3_r101_r18_cityscapes.py', cls='resnet34_resnet18_in1k.py')
 VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std',
-            'mmokd_dml_adm', 'mmokd_switokd_expert', 'mmokd_kdcl')
+            'mmokd_dml_adm', 'mmokd_dml_adm_fused', 'mmokd_switokd_expert',
+            'mmokd_kdcl')
 
 
 def build_peer(args, role: str) -> torch.nn.Module:
@@ -106,11 +111,11 @@ def logits_module(args) -> str:
     return 'decode_head.conv_seg' if args.task == 'seg' else 'head.fc'
 
 
-def adm_distiller(args) -> dict:
+def adm_distiller(args, fuse_terms: bool = False) -> dict:
     """The ADM distiller of the shipped config of the pair of
-    :data:`SEG_CFGS` / :data:`CLS_CFGS`."""
+    :data:`SEG_CFGS` / :data:`CLS_CFGS`, its terms compiled or not."""
     cfg = Config.fromfile(osp.join(ADM_CONFIGS, ADM_CFGS[args.task]))
-    return cfg.model.distiller.to_dict()
+    return dict(cfg.model.distiller.to_dict(), fuse_terms=fuse_terms)
 
 
 def multi_view_preprocessor(args) -> dict:
@@ -169,7 +174,8 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
         student=build_peer(args, 'student'),
         teacher=build_peer(args, 'teacher'))
     if name.startswith('mmokd_dml'):
-        distiller = adm_distiller(args) if name.endswith('adm') else None
+        distiller = adm_distiller(args, name.endswith('fused')) \
+            if 'adm' in name else None
         model = MODELS.build(
             dict(
                 type='mmokd.DML',

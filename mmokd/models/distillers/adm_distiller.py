@@ -7,9 +7,10 @@ from torch import Tensor, nn
 
 from mmokd.models.losses.functional import adm_attention
 from mmokd.registry import MODELS
-from ..utils import (check_integer, check_nonnegative, check_positive,
-                     field_of)
+from ..utils import (check_flag, check_integer, check_nonnegative,
+                     check_positive, field_of)
 from ..utils.meta_probe import probe_outputs
+from .adm_fused import FusedADMTerms
 from .online_distiller import OnlineDistiller
 
 PerPeer = Union[str, Dict[str, str]]
@@ -132,6 +133,12 @@ class ADMDistiller(OnlineDistiller):
             features alone. The paper does not say how it aligns these
             pairs; this is mmokd's choice. Defaults to 0 (an error then).
         ignore_index (int): Ignored label for segmentation.
+        fuse_terms (bool): Compute the attention maps and ADM's terms as
+            compiled, fused kernels (``torch.compile``, see
+            :mod:`.adm_fused`): the same values and gradients with fewer
+            kernel launches; eager mode, with a warning, where compiling
+            is unavailable. Off by default: no measurement yet shows it
+            faster (``docs/benchmarks.md``). Defaults to False.
         **kwargs: Further recorders / losses / mappings / connectors of
             :class:`OnlineDistiller` (the base method's).
     """
@@ -151,6 +158,7 @@ class ADMDistiller(OnlineDistiller):
                  eps: float = 1e-5,
                  ignore_index: int = 255,
                  adapter_probe_weight: float = 0.0,
+                 fuse_terms: bool = False,
                  **kwargs) -> None:
         pairs = pairs or [dict(teacher=teacher, student=student)]
         names = list(
@@ -286,6 +294,10 @@ class ADMDistiller(OnlineDistiller):
         # {pair suffix: (adapted student map, teacher map) sources}.
         self.attention_inputs = attention_inputs
         self.channel_claims = claims
+        field = field_of(self, 'fuse_terms')
+        #: The compiled terms, or None in eager mode.
+        self.fused_terms = FusedADMTerms(field) if check_flag(
+            fuse_terms, field) else None
 
     def prepare(self,
                 peers: Dict[str, nn.Module],
@@ -358,10 +370,32 @@ class ADMDistiller(OnlineDistiller):
             adm_divergence_attention[_s_t]: (B, 1, H, W)}``.
         """
         maps = {}
+        attention = self.fused_terms.attention if self.fused_terms \
+            else adm_attention
         for sfx, (aligned, feat_t) in self.attention_inputs.items():
-            consensus, divergence = adm_attention(
+            consensus, divergence = attention(
                 self.fetch(aligned, data_samples, cache),
                 self.fetch(feat_t, data_samples, cache), self.eps)
             maps[_attention_name('consensus', sfx)] = consensus
             maps[_attention_name('divergence', sfx)] = divergence
         return maps
+
+    def forward(
+        self,
+        data_samples: List[Any],
+        step_data: Optional[Dict[str, Tensor]] = None
+    ) -> Dict[str, Dict[str, Tensor]]:
+        """Every term, as :class:`OnlineDistiller` computes them; with
+        ``fuse_terms``, ADM's through their compiled ``forward``.
+
+        Args:
+            data_samples (list): The batch's data samples.
+            step_data (dict, optional): The algorithm's per-step tensors.
+
+        Returns:
+            dict: ``{owner peer: {loss name: weighted loss}}``.
+        """
+        if self.fused_terms is None:
+            return super().forward(data_samples, step_data)
+        with self.fused_terms.installed(self.losses):
+            return super().forward(data_samples, step_data)
