@@ -1,10 +1,9 @@
 """MC-Distil's per-instance weighted student terms (Tambat et al., TMLR
 2025)."""
-from typing import Optional
-
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..tasks import TaskTerm
 from ..utils import check_integer, check_nonnegative, check_positive, field_of
 from .functional import mcdistil_item_losses, mcdistil_weighted_losses
 
@@ -12,7 +11,7 @@ MCDISTIL_TERMS = ('ce', 'kd')
 
 
 @MODELS.register_module()
-class MCDistilLoss(nn.Module):
+class MCDistilLoss(TaskTerm, nn.Module):
     """One of a student's two C-Net-weighted terms in MC-Distil.
 
     Tambat, S, Ramakrishnan, Shenoy, "Unified Wisdom: Harnessing
@@ -40,8 +39,9 @@ class MCDistilLoss(nn.Module):
         term (str): ``'ce'`` or ``'kd'``.
         index (int): The student's 0-based position among the students.
         tau (float): Temperature. Defaults to 2.0 (the paper's).
-        ignore_index (int, optional): Label left out; None: every item
-            counts (classification). Defaults to 255 (mmseg's).
+        ignore_index (int): Label left out of dense tasks (the task
+            decides, :class:`~mmokd.models.tasks.TaskTerm`). Defaults to
+            255 (mmseg's).
         loss_weight (float): Scale of the term. Defaults to 1.0.
     """
 
@@ -49,7 +49,7 @@ class MCDistilLoss(nn.Module):
                  term: str,
                  index: int,
                  tau: float = 2.0,
-                 ignore_index: Optional[int] = 255,
+                 ignore_index: int = 255,
                  loss_weight: float = 1.0) -> None:
         super().__init__()
         if term not in MCDISTIL_TERMS:
@@ -58,8 +58,8 @@ class MCDistilLoss(nn.Module):
         self.term = term
         self.index = check_integer(index, field_of(self, 'index'), 0)
         self.tau = check_positive(tau, field_of(self, 'tau'))
-        self.ignore_index = None if ignore_index is None else \
-            check_integer(ignore_index, field_of(self, 'ignore_index'))
+        self.ignore_index = check_integer(ignore_index,
+                                          field_of(self, 'ignore_index'))
         self.loss_weight = check_nonnegative(loss_weight,
                                              field_of(self, 'loss_weight'))
 
@@ -84,7 +84,7 @@ class MCDistilLoss(nn.Module):
                 'gives 2 per student, model.cnet.num_students).')
         weights = weights.detach()
         ce, kl, valid = mcdistil_item_losses(preds_S, preds_T, gt, self.tau,
-                                             self.ignore_index)
+                                             self.ignored_label())
         loss_ce, loss_kd = mcdistil_weighted_losses(
             ce, kl, weights[:, 2 * self.index], weights[:, 2 * self.index + 1],
             valid, self.tau)

@@ -13,6 +13,7 @@ from mmokd.models.losses.functional import (lookahead_weight_grads,
                                             mcdistil_item_losses,
                                             mcdistil_weighted_losses,
                                             sgd_lookahead)
+from mmokd.models.tasks import ClsTask, SegTask
 from mmokd.models.utils import config_field
 
 
@@ -149,6 +150,17 @@ def test_weighted_losses_dense_resize_weights_and_count_valid_items():
         4.0 * (grid[:, 1] * kl_ref * valid_ref).sum() / count, rel=1e-12)
 
 
+def test_loss_module_leaves_out_ignored_pixels_of_dense_tasks():
+    logits_s, logits_t, target = dense_case(6)
+    weights = torch.rand(2, 2, 2, 2, dtype=torch.float64)
+    ce_ref, _, valid_ref = dense_reference(logits_s, logits_t, target, 2.0)
+    grid = bilinear_reference(weights.numpy(), 4, 4)
+    loss = MCDistilLoss('ce', 0)
+    loss.task = SegTask()
+    assert loss(logits_s, logits_t, weights, target).item() == pytest.approx(
+        (grid[:, 0] * ce_ref).sum() / valid_ref.sum(), rel=1e-12)
+
+
 def test_all_ignored_gives_zero():
     logits = torch.randn(1, 3, 2, 2)
     target = torch.full((1, 2, 2), 255)
@@ -188,9 +200,11 @@ def test_loss_module_picks_its_students_columns():
     ce_ref, kl_ref = items_reference(logits_s.numpy(), logits_t.numpy(),
                                      target.numpy(), 2.0)
     w = weights.numpy()
-    loss_ce = MCDistilLoss('ce', 1)(logits_s, logits_t, weights, target)
-    loss_kd = MCDistilLoss('kd', 1, loss_weight=0.5)(logits_s, logits_t,
-                                                     weights, target)
+    terms = MCDistilLoss('ce', 1), MCDistilLoss('kd', 1, loss_weight=0.5)
+    for term in terms:
+        term.task = ClsTask()
+    loss_ce, loss_kd = (term(logits_s, logits_t, weights, target)
+                        for term in terms)
     assert loss_ce.item() == pytest.approx((w[:, 2] * ce_ref).mean())
     assert loss_kd.item() == pytest.approx(0.5 * 4 * (w[:, 3] * kl_ref).mean())
 
@@ -203,8 +217,10 @@ def test_loss_module_refuses_bad_settings_naming_the_field():
         MCDistilLoss('kl', 0)
     with pytest.raises(ValueError, match='MCDistilLoss.index'):
         MCDistilLoss('ce', -1)
+    loss = MCDistilLoss('kd', 2)
+    loss.task = ClsTask()
     with pytest.raises(ValueError, match='needs channel 5'):
-        MCDistilLoss('kd', 2)(
+        loss(
             torch.randn(2, 3), torch.randn(2, 3), torch.rand(2, 4),
             torch.tensor([0, 1]))
 

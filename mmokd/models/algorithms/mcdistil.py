@@ -1,0 +1,600 @@
+"""MC-Distil: students weighted per item by a meta-learned coordinator
+(Tambat, S, Ramakrishnan, Shenoy, TMLR 2025)."""
+import math
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from torch import Tensor
+from torch.func import functional_call
+
+from mmokd.registry import MODELS
+from ..losses.functional import (lookahead_weight_grads, mcdistil_item_losses,
+                                 mcdistil_weighted_losses, resize_labels,
+                                 sgd_lookahead)
+from ..losses.functional.common import valid_items
+from ..mcdistil import MCDistilCNet
+from ..utils import (LossDict, check_integer, check_positive, config_field,
+                     unwrap)
+from .dml import LOGITS, distiller_recording_logits
+from .online_distill import OnlineDistill
+
+#: Step data name of the C-Net weights routed to every student's terms.
+WEIGHTS = 'mcdistil_weights'
+#: The two C-Net-weighted terms each student owns.
+MC_CE, MC_KD = 'loss_mc_ce', 'loss_mc_kd'
+HYPERGRADS = ('second_order', 'finite_difference')
+
+
+def _effective_lr(group: dict, has_buffer: bool) -> float:
+    """How much one SGD step of ``group`` moves a parameter per unit of
+    gradient: ``lr`` times the momentum factor (``1 - dampening`` with a
+    buffer, ``1`` without; ``1 + momentum * that`` with nesterov)."""
+    factor = 1.0
+    if group['momentum'] != 0:
+        factor = 1 - group['dampening'] if has_buffer else 1.0
+        if group['nesterov']:
+            factor = 1 + group['momentum'] * factor
+    return group['lr'] * factor
+
+
+class _MetaBatches:
+    """Endless batches of the meta dataloader, one sampler epoch after
+    another, starting after the first ``start`` batches (resume)."""
+
+    def __init__(self, loader: Iterator, start: int) -> None:
+        self.loader = loader
+        self.epoch = start // len(loader)
+        self._batches = self._epoch_batches()
+        for _ in range(start % len(loader)):
+            next(self._batches)
+
+    def _epoch_batches(self) -> Iterator:
+        sampler = getattr(self.loader, 'sampler', None)
+        if hasattr(sampler, 'set_epoch'):
+            sampler.set_epoch(self.epoch)
+        return iter(self.loader)
+
+    def __next__(self):
+        try:
+            return next(self._batches)
+        except StopIteration:
+            self.epoch += 1
+            self._batches = self._epoch_batches()
+            return next(self._batches)
+
+
+@MODELS.register_module()
+class MCDistil(OnlineDistill):
+    """MC-Distil: k students distilled from a frozen teacher, each item's
+    CE and KD weights given by a coordinator network (C-Net) that is
+    meta-learned on held-out data.
+
+    Tambat, S, Ramakrishnan, Shenoy, "Unified Wisdom: Harnessing
+    Collaborative Learning to Improve Efficacy of Knowledge Distillation",
+    TMLR 2025, Sec. 3 and Algorithm 1; where the paper and the reference
+    code (AtharvaTambat/MC-Distil, ``train_mcdistil.py``, ``meta.py``)
+    differ, the code is followed. Student ``i`` (0-based, in
+    ``peers`` order without the teacher) minimises::
+
+        L_i = mean_b alpha_i[b] CE(z_i[b], y_b)
+              + tau^2 mean_b beta_i[b] KL(p_T^tau[b] || p_i^tau[b]),
+        w = g_phi(x) >= 0, alpha_i = w[:, 2i], beta_i = w[:, 2i + 1],
+
+    (terms ``loss_mc_ce`` and ``loss_mc_kd``, :class:`MCDistilLoss`; the
+    first replaces the head's CE, ``hard_loss_keys``). Every
+    ``meta_interval``-th iteration, before the students step, the C-Net
+    takes an Adam step on the held-out loss of the students after a
+    virtual SGD step (the "look-ahead", exactly ``torch.optim.SGD.step``
+    with each student's current optimizer state)::
+
+        theta'_i = SGD_step(theta_i, grad_theta L_i(theta_i; g_phi(x)))
+        L_meta(phi) = sum_i CE_mean(S_i(x_v; theta'_i), y_v)
+
+    summed over students (no ``1/k``, no teacher): the shared objective is
+    the students' "collaboration"; the reference code has no
+    student-to-student term. Then ``w`` is recomputed with the new ``phi``
+    (no gradient) and every student steps on its ``L_i``.
+
+    ``hypergrad`` chooses how ``dL_meta/dw`` is computed:
+    ``'second_order'`` (the reference) differentiates through the
+    look-ahead (double backward); ``'finite_difference'`` uses the closed
+    form ``dL_meta/d alpha_i[b] = -(lr/N) <v, grad_theta ce_i[b]>``,
+    ``v = grad_theta' L_val``, with the directional derivative of every
+    item's loss from two forwards at ``theta +- eps v``
+    (``eps = fd_eps / |v|``): no double backward, so SyncBN and mmcv ops
+    work (the segmentation default). Both use each parameter group's lr,
+    momentum, dampening, nesterov and weight decay.
+
+    The meta step runs in fp32 on the unwrapped students
+    (``torch.func.functional_call`` with cloned buffers: the students'
+    parameters, BN statistics, ``.grad`` and optimizer state are left
+    untouched), one student at a time. The C-Net is called through its
+    DDP wrapper, so its gradient is averaged over ranks; each rank's
+    look-ahead uses its local batch (the reference is single-GPU).
+    Segmentation items are the pixels of a student's logits grid (the
+    C-Net is then dense, ``(B, 2k, H/8, W/8)``, resized bilinearly).
+
+    The teacher is the only frozen peer; the other peers are students.
+    Checkpoints hold ``cnet.*``, the C-Net's Adam state (optimizer key
+    ``cnet``) and the buffer ``meta_steps``; ``mmokd.MCDistilMetaHook``
+    feeds the held-out batches and sets the trigger.
+
+    Example:
+        >>> model = dict(
+        ...     type='mmokd.MCDistil',
+        ...     peers=dict(teacher=..., s_small=..., s_large=...),
+        ...     student='s_large', teacher='teacher', logits='head.fc',
+        ...     cnet=dict(type='mmokd.MCDistilCNet', num_students=2))
+
+    Args:
+        peers (dict): ``{name: network cfg}``: the teacher and the
+            students.
+        logits (str | dict): Module whose output is a peer's logits, one
+            name for all peers or ``{peer: name}``.
+        cnet (dict): Config of :class:`MCDistilCNet` with
+            ``num_students`` = the number of students.
+        teacher (str): The frozen, pretrained peer. Defaults to
+            ``'teacher'``.
+        tau (float): Temperature. Defaults to 2.0.
+        meta_interval (int): ``L``: the C-Net steps when
+            ``(batch_idx + 1) % L == 0``. Defaults to 20.
+        hypergrad (str): ``'second_order'`` or ``'finite_difference'``.
+            Defaults to ``'second_order'``.
+        fd_eps (float): Step of the finite difference, relative to
+            ``|v|``. Defaults to 0.01.
+        hard_loss_keys (Sequence[str]): The students' task-loss terms
+            replaced by ``loss_mc_ce`` (mmpretrain ``('loss_task',)``,
+            mmseg ``('decode.loss_ce',)``; mmseg's auxiliary loss stays,
+            unweighted). Defaults to ``('loss_task',)``.
+        ignore_index (int): Label left out of dense tasks. Defaults to
+            255.
+        distiller (dict, optional): Extra recorders and terms (e.g. one
+            ``ADMDistiller`` pair per student); not weighted by the C-Net
+            and left out of the look-ahead.
+        **kwargs: Other arguments of :class:`OnlineDistill`
+            (``frozen_peers`` may only repeat ``[teacher]``).
+    """
+
+    step_data_names = (WEIGHTS, )
+    extra_optimized_names = ('cnet', )
+
+    def __init__(self,
+                 peers: Dict[str, dict],
+                 logits: Union[str, Dict[str, str]],
+                 cnet: dict,
+                 teacher: str = 'teacher',
+                 tau: float = 2.0,
+                 meta_interval: int = 20,
+                 hypergrad: str = 'second_order',
+                 fd_eps: float = 0.01,
+                 hard_loss_keys: Sequence[str] = ('loss_task', ),
+                 ignore_index: int = 255,
+                 distiller: Optional[dict] = None,
+                 **kwargs) -> None:
+        if teacher not in peers:
+            raise ValueError(f'model.teacher: "{teacher}" is not one of '
+                             f'model.peers {list(peers)}.')
+        frozen = kwargs.pop('frozen_peers', None)
+        if frozen is not None and list(frozen) != [teacher]:
+            raise ValueError(
+                f'model.frozen_peers: {list(frozen)} contradicts '
+                f'model.teacher "{teacher}"; MC-Distil freezes exactly the '
+                'teacher, leave frozen_peers out.')
+        if 'cnet' in peers:
+            raise ValueError('model.peers: "cnet" is the C-Net\'s name; '
+                             'rename that peer.')
+        if hypergrad not in HYPERGRADS:
+            raise ValueError(f'model.hypergrad must be one of '
+                             f'{list(HYPERGRADS)}, got {hypergrad!r}.')
+        self.tau = check_positive(tau, 'model.tau')
+        self.meta_interval = check_integer(meta_interval,
+                                           'model.meta_interval', 1)
+        self.fd_eps = check_positive(fd_eps, 'model.fd_eps')
+        self.hypergrad = hypergrad
+        self.hard_loss_keys = tuple(hard_loss_keys)
+        names = list(peers)
+        self.students = [name for name in names if name != teacher]
+        distiller, losses, mappings = distiller_recording_logits(
+            distiller, logits, names)
+        for index, name in enumerate(self.students):
+            for term, key in (('ce', MC_CE), ('kd', MC_KD)):
+                losses.setdefault(name, {})[key] = dict(
+                    type='mmokd.MCDistilLoss',
+                    term=term,
+                    index=index,
+                    tau=tau,
+                    ignore_index=ignore_index)
+                mappings.setdefault(name, {})[key] = dict(
+                    preds_S=dict(peer=name, recorder=LOGITS),
+                    preds_T=dict(peer=teacher, recorder=LOGITS),
+                    weights=dict(data=WEIGHTS),
+                    gt=dict(data='gt'))
+        super().__init__(
+            peers=peers, distiller=distiller, frozen_peers=[teacher],
+            **kwargs)
+        self.teacher_name = teacher
+        self.ignore_index = self.task.ignored_label(ignore_index)
+        with config_field('model.cnet'):
+            self.cnet: MCDistilCNet = MODELS.build(cnet)
+        if self.cnet.num_students != len(self.students):
+            raise ValueError(
+                f'model.cnet.num_students is {self.cnet.num_students}, but '
+                f'there are {len(self.students)} students {self.students} '
+                f'(every peer but the teacher "{teacher}").')
+        if self.cnet.dense != self.task.is_dense:
+            raise ValueError(
+                f'model.cnet.dense must be {self.task.is_dense} for '
+                f'{self.task.name}: one weight per '
+                f'{"pixel" if self.task.is_dense else "image"}.')
+        if hypergrad == 'second_order':
+            self._refuse_sync_bn()
+        self.register_buffer('meta_steps', torch.zeros((), dtype=torch.int64))
+        self.meta_triggered = False
+        self._meta_batches: Optional[_MetaBatches] = None
+        self._optim_wrapper: Optional[OptimWrapperDict] = None
+        self._inputs: Optional[Tensor] = None
+        self._weights: Optional[Tensor] = None
+        self._meta_log: Dict[str, Tensor] = {}
+
+    def _refuse_sync_bn(self) -> None:
+        """Raises if a student has SyncBN, which has no double backward."""
+        for name in self.students:
+            for module in self.peer(name).modules():
+                if 'SyncBatchNorm' in type(module).__name__:
+                    raise ValueError(
+                        f'model.hypergrad: "second_order" differentiates '
+                        f'twice through {name}, whose {type(module).__name__}'
+                        ' cannot be; set model.hypergrad='
+                        '"finite_difference" (or plain BN in the student).')
+
+    def set_meta_batches(self, loader: Iterator) -> None:
+        """Hands the held-out dataloader to the meta step
+        (``mmokd.MCDistilMetaHook``); resumes after the ``meta_steps``
+        batches already used.
+
+        Args:
+            loader (Iterator): The meta dataloader.
+        """
+        self._meta_batches = _MetaBatches(loader, int(self.meta_steps))
+
+    def train_step(
+        self, data: Union[dict, tuple, list],
+        optim_wrapper: Union[OptimWrapper,
+                             OptimWrapperDict]) -> Dict[str, Tensor]:
+        """One iteration: the meta step when triggered, then the students'
+        update with the C-Net's weights (see the class docstring).
+
+        Args:
+            data (dict | tuple | list): A batch from the dataloader.
+            optim_wrapper (OptimWrapperDict): One SGD wrapper per student
+                and an Adam wrapper ``cnet``.
+
+        Returns:
+            dict: Log variables, with ``mcdistil.alpha.{s}``,
+            ``mcdistil.beta.{s}`` and, on meta steps,
+            ``mcdistil.meta_loss``.
+        """
+        if not isinstance(optim_wrapper, OptimWrapperDict):
+            raise ValueError(
+                'optim_wrapper: MC-Distil needs one optimizer per student '
+                'and one for the C-Net (constructor='
+                '"mmokd.PeerOptimWrapperConstructor", keys '
+                f'{self.optimized_names}).')
+        self.check_optim_keys(optim_wrapper)
+        self._optim_wrapper = optim_wrapper
+        try:
+            return super().train_step(data, optim_wrapper)
+        finally:
+            self._optim_wrapper = None
+            self._inputs = self._weights = None
+
+    def peer_losses(self, inputs: Tensor,
+                    data_samples: list) -> Dict[str, LossDict]:
+        """The peers' losses (:meth:`OnlineDistill.peer_losses`); on a
+        triggered training step, the meta step runs first.
+
+        Args:
+            inputs (Tensor): The preprocessed batch.
+            data_samples (list): Its data samples.
+
+        Returns:
+            dict: ``{peer: {loss name: value}}``.
+        """
+        if self._optim_wrapper is not None and self.meta_triggered:
+            teacher_logits = self.teacher_logits(inputs, data_samples)
+            self._meta_log = self.meta_step(inputs, data_samples,
+                                            teacher_logits,
+                                            self._optim_wrapper)
+        self._inputs = inputs
+        return super().peer_losses(inputs, data_samples)
+
+    def step_data(self, data_samples: list) -> Dict[str, Tensor]:
+        """The C-Net's weights of this batch, computed once under
+        ``no_grad`` (after the meta step's update) for every student.
+
+        Args:
+            data_samples (list): The batch's data samples.
+
+        Returns:
+            dict: ``{'mcdistil_weights': w}``.
+        """
+        with torch.no_grad():
+            self._weights = self.cnet(self._inputs)
+        return {WEIGHTS: self._weights}
+
+    def reweight_losses(self, losses: Dict[str, LossDict],
+                        data_samples: list,
+                        log_vars: Dict[str, Tensor]) -> None:
+        """Removes the students' hard losses (``loss_mc_ce`` replaces
+        them) and logs the mean weights and the meta loss.
+
+        Args:
+            losses (dict): ``{peer: {loss name: value}}`` of this step.
+            data_samples (list): The batch's data samples.
+            log_vars (dict): Log variables, extended here.
+        """
+        for index, name in enumerate(self.students):
+            missing = [k for k in self.hard_loss_keys if k not in losses[name]]
+            if missing:
+                raise ValueError(
+                    f'model.hard_loss_keys: {missing} are not task losses '
+                    f'of {name} {sorted(losses[name])}; name the hard loss '
+                    'that loss_mc_ce replaces (mmpretrain "loss_task", mmseg '
+                    '"decode.loss_ce").')
+            for key in self.hard_loss_keys:
+                del losses[name][key]
+            log_vars[f'mcdistil.alpha.{name}'] = \
+                self._weights[:, 2 * index].mean()
+            log_vars[f'mcdistil.beta.{name}'] = \
+                self._weights[:, 2 * index + 1].mean()
+        log_vars.update(self._meta_log)
+        self._meta_log = {}
+
+    @torch.no_grad()
+    def teacher_logits(self, inputs: Tensor, data_samples: list) -> Tensor:
+        """The frozen teacher's recorded logits of a batch.
+
+        Args:
+            inputs (Tensor): The preprocessed batch.
+            data_samples (list): Its data samples.
+
+        Returns:
+            Tensor: The teacher's logits (no gradient).
+        """
+        with unwrap(self.distiller).recording(self.teacher_name):
+            self.peer(self.teacher_name)(inputs, data_samples, mode='tensor')
+        return self.record_logits(self.teacher_name, LOGITS)
+
+    def meta_step(self, inputs: Tensor, data_samples: list,
+                  teacher_logits: Tensor,
+                  optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        """Updates the C-Net once on a held-out batch (TMLR 2025,
+        Algorithm 1), in fp32.
+
+        ``G = dL_meta/dw`` is accumulated student by student on a
+        detached copy of ``w = cnet(x)``; then
+        ``optim_wrapper['cnet'].update_params((w * G).sum())`` back-
+        propagates it through the C-Net's wrapper and steps Adam.
+
+        Args:
+            inputs (Tensor): The training batch (the look-ahead's).
+            data_samples (list): Its data samples.
+            teacher_logits (Tensor): The teacher's logits of ``inputs``.
+            optim_wrapper (OptimWrapperDict): The students' and the
+                C-Net's wrappers.
+
+        Returns:
+            dict: ``{'mcdistil.meta_loss': L_meta}`` (detached).
+        """
+        if self._meta_batches is None:
+            raise RuntimeError(
+                'MCDistil: no held-out batches; add '
+                'dict(type="mmokd.MCDistilMetaHook", meta_dataloader=...) to '
+                'custom_hooks.')
+        meta = self.data_preprocessor(next(self._meta_batches), True)
+        labels = self.task.labels(data_samples).to(inputs.device)
+        meta_inputs = meta['inputs']
+        meta_labels = self.task.labels(meta['data_samples']).to(inputs.device)
+        with torch.autocast(inputs.device.type, enabled=False):
+            inputs, teacher_logits = inputs.float(), teacher_logits.float()
+            weights = self.cnet(inputs)
+            leaf = weights.detach().requires_grad_()
+            total = torch.zeros_like(leaf)
+            meta_loss = torch.zeros((), device=inputs.device)
+            for index, name in enumerate(self.students):
+                grad, loss = self.weight_gradient(
+                    index, leaf, inputs, labels, teacher_logits,
+                    meta_inputs.float(), meta_labels,
+                    optim_wrapper[name].optimizer)
+                total += grad
+                meta_loss += loss
+            if not bool(torch.isfinite(meta_loss)):
+                raise FloatingPointError(
+                    f'mcdistil.meta_loss is {meta_loss.item()} at meta step '
+                    f'{int(self.meta_steps)}; lower the students\' lr or '
+                    'model.fd_eps.')
+            optim_wrapper['cnet'].update_params((weights * total).sum())
+        self.meta_steps += 1
+        return {'mcdistil.meta_loss': meta_loss}
+
+    def weight_gradient(self, index: int, leaf: Tensor, inputs: Tensor,
+                        labels: Tensor, teacher_logits: Tensor,
+                        meta_inputs: Tensor, meta_labels: Tensor,
+                        optimizer: torch.optim.Optimizer
+                        ) -> Tuple[Tensor, Tensor]:
+        """``dL_val,i / dw`` of one student, by ``self.hypergrad``.
+
+        Args:
+            index (int): The student's position among the students.
+            leaf (Tensor): Detached C-Net weights requiring grad.
+            inputs (Tensor): The training batch.
+            labels (Tensor): Its labels.
+            teacher_logits (Tensor): The teacher's logits of ``inputs``.
+            meta_inputs (Tensor): The held-out batch.
+            meta_labels (Tensor): Its labels.
+            optimizer (Optimizer): The student's SGD.
+
+        Returns:
+            tuple[Tensor, Tensor]: The gradient (``leaf``'s shape) and the
+            student's held-out loss after the look-ahead (detached).
+        """
+        name = self.students[index]
+        student = unwrap(self.peer(name))
+        params = dict(student.named_parameters())
+        groups = self._groups_of(name, params, optimizer)
+        trained = [n for n in params if n in groups]
+        alpha, beta = leaf[:, 2 * index], leaf[:, 2 * index + 1]
+        ce, kl, valid = mcdistil_item_losses(
+            self._logits(name, params, inputs), teacher_logits, labels,
+            self.tau, self.ignore_index)
+        second_order = self.hypergrad == 'second_order'
+        if not second_order:
+            alpha, beta = alpha.detach(), beta.detach()
+        loss = sum(
+            mcdistil_weighted_losses(ce, kl, alpha, beta, valid, self.tau))
+        grads = torch.autograd.grad(
+            loss, [params[n] for n in trained],
+            create_graph=second_order,
+            allow_unused=True)
+        stepped = self._lookahead(optimizer, groups, trained, params,
+                                  dict(zip(trained, grads)))
+        if second_order:
+            val_loss = self._held_out_loss(name, dict(params, **stepped),
+                                           meta_inputs, meta_labels)
+            grad, = torch.autograd.grad(val_loss, leaf)
+            return grad, val_loss.detach()
+        return self._finite_difference(index, leaf, inputs, labels,
+                                       teacher_logits, meta_inputs,
+                                       meta_labels, optimizer, groups,
+                                       params, stepped, valid)
+
+    def _finite_difference(
+            self, index: int, leaf: Tensor, inputs: Tensor, labels: Tensor,
+            teacher_logits: Tensor, meta_inputs: Tensor, meta_labels: Tensor,
+            optimizer: torch.optim.Optimizer, groups: Dict[str, dict],
+            params: Dict[str, Tensor], stepped: Dict[str, Tensor],
+            valid: Tensor) -> Tuple[Tensor, Tensor]:
+        """``'finite_difference'``: the closed form with directional
+        derivatives from two forwards at ``theta +- eps u``, where ``u`` is
+        ``v = grad_theta' L_val`` scaled by each parameter's effective lr
+        relative to the largest."""
+        name = self.students[index]
+        moved = {
+            n: p.detach().requires_grad_()
+            for n, p in stepped.items() if p is not params[n]
+        }
+        val_loss = self._held_out_loss(name, dict(params, **moved),
+                                       meta_inputs, meta_labels)
+        v = dict(
+            zip(moved, torch.autograd.grad(val_loss, list(moved.values()))))
+        rates = {
+            n: _effective_lr(groups[n], self._buffer(optimizer, params[n])
+                             is not None)
+            for n in moved
+        }
+        top = max(rates.values(), default=0.0)
+        direction = {n: v[n] * (rates[n] / top) for n in moved} if top else {}
+        norm = math.sqrt(
+            sum(float(d.pow(2).sum()) for d in direction.values()))
+        if norm == 0:
+            return torch.zeros_like(leaf), val_loss.detach()
+        eps = self.fd_eps / norm
+        items = []
+        with torch.no_grad():
+            for sign in (1.0, -1.0):
+                shifted = {
+                    n: params[n] + sign * eps * d for n, d in direction.items()
+                }
+                items.append(
+                    mcdistil_item_losses(
+                        self._logits(name, dict(params, **shifted), inputs),
+                        teacher_logits, labels, self.tau, self.ignore_index))
+        d_ce = (items[0][0] - items[1][0]) / (2 * eps)
+        d_kl = (items[0][1] - items[1][1]) / (2 * eps)
+        g_alpha, g_beta = lookahead_weight_grads(d_ce, d_kl, top, self.tau,
+                                                 float(valid.sum()))
+        # sum_b alpha[b] g_alpha[b] + beta[b] g_beta[b] over the valid
+        # items, with the weights resized to the grid as in the loss: its
+        # gradient carries G back through that resize to ``leaf``.
+        alpha, beta = leaf[:, 2 * index], leaf[:, 2 * index + 1]
+        pulled = mcdistil_weighted_losses(g_alpha, g_beta, alpha, beta,
+                                          valid, 1.0)
+        count = valid.sum().clamp(min=1)
+        grad, = torch.autograd.grad(sum(pulled) * count, leaf)
+        return grad, val_loss.detach()
+
+    @staticmethod
+    def _buffer(optimizer: torch.optim.Optimizer,
+                param: Tensor) -> Optional[Tensor]:
+        """The momentum buffer of ``param``, None when absent (read
+        without adding an entry to the optimizer's state)."""
+        state = optimizer.state.get(param)
+        return None if state is None else state.get('momentum_buffer')
+
+    def _groups_of(self, name: str, params: Dict[str, Tensor],
+                   optimizer: torch.optim.Optimizer) -> Dict[str, dict]:
+        """The SGD parameter group of every trained parameter of a
+        student, by parameter name."""
+        if not isinstance(optimizer, torch.optim.SGD):
+            raise TypeError(
+                f'optim_wrapper.{name}.optimizer: MC-Distil\'s look-ahead '
+                f'is an SGD step, got {type(optimizer).__name__}.')
+        group_of = {
+            id(p): group
+            for group in optimizer.param_groups for p in group['params']
+        }
+        groups = {
+            n: group_of[id(p)]
+            for n, p in params.items() if p.requires_grad and id(p) in group_of
+        }
+        if any(group.get('maximize') for group in groups.values()):
+            raise ValueError(f'optim_wrapper.{name}.optimizer: maximize=True'
+                             ' is not a descent step; remove it.')
+        return groups
+
+    def _lookahead(self, optimizer: torch.optim.Optimizer,
+                   groups: Dict[str, dict], trained: List[str],
+                   params: Dict[str, Tensor],
+                   grads: Dict[str, Optional[Tensor]]) -> Dict[str, Tensor]:
+        """:func:`sgd_lookahead` of every parameter group, by name."""
+        stepped: Dict[str, Tensor] = {}
+        for group in optimizer.param_groups:
+            names = [n for n in trained if groups[n] is group]
+            if not names:
+                continue
+            new = sgd_lookahead([params[n] for n in names],
+                                [grads[n] for n in names],
+                                [self._buffer(optimizer, params[n])
+                                 for n in names], group['lr'],
+                                group['momentum'], group['dampening'],
+                                group['weight_decay'], group['nesterov'])
+            stepped.update(zip(names, new))
+        return stepped
+
+    def _logits(self, name: str, params: Dict[str, Tensor],
+                inputs: Tensor) -> Tensor:
+        """A student's recorded logits with the parameters ``params`` and
+        cloned buffers (its own stay untouched)."""
+        student = unwrap(self.peer(name))
+        tensors = dict(params)
+        tensors.update(
+            {n: b.clone()
+             for n, b in student.named_buffers()})
+        with unwrap(self.distiller).recording(name):
+            functional_call(student, tensors, (inputs, ), dict(mode='tensor'))
+        return self.record_logits(name, LOGITS)
+
+    def _held_out_loss(self, name: str, params: Dict[str, Tensor],
+                       inputs: Tensor, labels: Tensor) -> Tensor:
+        """Mean CE of a student with ``params`` on the held-out batch,
+        over its items (dense labels resized to the logits grid)."""
+        logits = self._logits(name, params, inputs)
+        labels = resize_labels(labels, logits)
+        valid = valid_items(labels, self.ignore_index, logits)
+        if valid is None:
+            return F.cross_entropy(logits, labels)
+        safe = torch.where(valid, labels, torch.zeros_like(labels))
+        ce = F.cross_entropy(logits, safe, reduction='none')
+        return (ce * valid).sum() / valid.sum().clamp(min=1)
