@@ -1,0 +1,118 @@
+"""Two-process DML of two RetinaNets on tiny COCO, as users launch it:
+both networks validated, ranks identical, the exported student a plain
+mmdet checkpoint that mmdet's own tools/test.py evaluates."""
+import os
+import os.path as osp
+
+import pytest
+import torch
+
+from tests.conftest import REPO, dist_train, python, run_tool
+from tests.test_det.det_helpers import RETINANET_R18, TINY_RETINANET
+from tests.test_tools.test_train_e2e import (assert_ranks_agree,
+                                             exported_student, write_config)
+
+DEMO = 'configs/demo/dml_retinanet_r101_r18_tiny-coco_cpu.py'
+ITERS = 2
+
+TINY_RUN_BODY = """
+custom_imports = dict(imports=['mmokd', 'tests.dist_hooks'],
+                      allow_failed_imports=False)
+custom_hooks = [dict(type='mmokd.ExportPeerHook'),
+                dict(type='DumpPeerDigestHook')]
+tiny = {tiny!r}
+model = dict(peers=dict(
+    student=dict(cfg_options=tiny),
+    teacher=dict(cfg_path={r18!r}, cfg_options=tiny)))
+train_dataloader = dict(dataset=dict(data_root={root!r}))
+val_dataloader = dict(dataset=dict(data_root={root!r}))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file={ann!r})
+test_evaluator = val_evaluator
+train_cfg = dict(max_iters={iters}, val_interval={iters})
+default_hooks = dict(checkpoint=dict(interval={iters}))
+"""
+
+PLAIN_MMDET_BODY = """
+model = dict(backbone=dict(init_cfg=None, norm_eval=False, frozen_stages=-1),
+             neck=dict(out_channels=32),
+             bbox_head=dict(in_channels=32, feat_channels=32,
+                            stacked_convs=1),
+             test_cfg=dict(score_thr=0.0))
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(160, 128), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape',
+                                          'img_shape', 'scale_factor'))]
+test_dataloader = dict(num_workers=0, persistent_workers=False,
+                       dataset=dict(data_root={root!r},
+                                    pipeline=test_pipeline))
+test_evaluator = dict(ann_file={ann!r})
+"""
+
+
+@pytest.fixture(scope='module')
+def det_run(tmp_path_factory, tiny_coco):
+    """One 2-process DML run of the demo config with tiny RetinaNet R18s
+    (2 iterations, validation at the end)."""
+    tmp_path = tmp_path_factory.mktemp('det')
+    root = tiny_coco + '/'
+    cfg = write_config(
+        tmp_path / 'det.py', osp.abspath(DEMO),
+        TINY_RUN_BODY.format(
+            tiny=TINY_RETINANET, r18=RETINANET_R18, root=root,
+            ann=root + 'annotations/instances_val2017.json', iters=ITERS))
+    work_dir = str(tmp_path / 'work')
+    return dist_train(cfg, work_dir), cfg, work_dir, tmp_path
+
+
+def test_both_networks_validated_and_ranks_agree(det_run):
+    proc, _, work_dir, _ = det_run
+    assert 'coco/bbox_mAP: ' in proc.log
+    assert 'teacher.coco/bbox_mAP: ' in proc.log
+    assert 'student.loss_dml' in proc.log and 'teacher.loss_dml' in proc.log
+    assert_ranks_agree(work_dir)
+
+
+def test_test_tool_evaluates_a_chosen_peer(det_run):
+    _, cfg, work_dir, tmp_path = det_run
+    proc = run_tool([
+        python(), 'tools/test.py', cfg,
+        osp.join(work_dir, f'iter_{ITERS}.pth'), '--peers', 'teacher',
+        '--work-dir', str(tmp_path / 'test')
+    ],
+                    env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO))
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    log = proc.stdout + proc.stderr
+    assert 'teacher.coco/bbox_mAP: ' in log
+    assert ' coco/bbox_mAP: ' not in log
+
+
+def test_exported_student_is_a_plain_mmdet_checkpoint(det_run, tiny_coco):
+    from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
+
+    from mmokd.registry import MODELS
+    _, _, work_dir, tmp_path = det_run
+    ckpt = exported_student(work_dir)
+    plain = MODELS.build(
+        dict(type='mmokd.ExternalModel', cfg_path=RETINANET_R18,
+             cfg_options=TINY_RETINANET))
+    load_checkpoint(plain, ckpt, strict=True)
+    state = torch.load(ckpt, weights_only=True)['state_dict']
+    assert set(state) == set(plain.state_dict())
+    root = tiny_coco + '/'
+    test_cfg = write_config(
+        tmp_path / 'plain_retinanet.py', RETINANET_R18,
+        PLAIN_MMDET_BODY.format(
+            root=root, ann=root + 'annotations/instances_val2017.json'))
+    assert Config.fromfile(test_cfg).model.neck.out_channels == 32
+    import mmdet
+    mmdet_test = osp.join(osp.dirname(mmdet.__file__), '.mim/tools/test.py')
+    proc = run_tool([
+        python(), mmdet_test, test_cfg, ckpt, '--work-dir',
+        str(tmp_path / 'mmdet_test')
+    ])
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    assert 'coco/bbox_mAP: ' in proc.stdout + proc.stderr
