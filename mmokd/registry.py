@@ -63,6 +63,9 @@ DATASETS = _prefix_reachable(
         parent=MMRAZOR_DATASETS,
         scope='mmokd',
         locations=['mmokd.datasets']))
+#: Task adapters (``mmokd.ClsTask``, ``mmokd.SegTask``): what a task means
+#: to a distill term. Not a child of another package's registry.
+TASKS = Registry('task', scope='mmokd', locations=['mmokd.models.tasks'])
 TRANSFORMS = _prefix_reachable(
     Registry(
         'transform',

@@ -41,14 +41,16 @@ class RecordSwitchHook(Hook):
                          batch_idx,
                          data_batch=None,
                          outputs=None) -> None:
-        from mmokd.models.distillers import stack_labels
         from mmokd.models.losses import switokd_statistics
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         logits = [model.record(n, 'logits') for n in ('student', 'teacher')]
-        labels = stack_labels(data_batch['data_samples']).to(logits[0].device)
+        labels = model.task.labels(data_batch['data_samples']).to(
+            logits[0].device)
         self.decisions.append(float(outputs['switokd.expert']))
-        self.local_stats.append(switokd_statistics(*logits, labels).tolist())
+        self.local_stats.append(
+            switokd_statistics(*logits, labels,
+                               model.task.ignored_label(255)).tolist())
 
     def after_train(self, runner) -> None:
         path = osp.join(runner.work_dir, f'switch_rank{get_rank()}.json')

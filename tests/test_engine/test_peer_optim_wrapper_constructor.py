@@ -75,3 +75,34 @@ def test_top_level_paramwise_cfg_is_refused():
     with pytest.raises(ValueError, match='optim_wrapper.paramwise_cfg'):
         PeerOptimWrapperConstructor(
             dict(student=sgd(0.1)), paramwise_cfg=dict(custom_keys={}))
+
+
+def test_a_trained_module_that_is_not_a_peer_gets_its_own_optimizer():
+    """``optimized_names`` (the PeerAlgorithm contract): the trained peers
+    plus modules such as MC-Distil's coordinator network."""
+    from torch import nn
+
+    from mmokd.models.algorithms import DML
+
+    class WithCoordinator(DML):
+        extra_optimized_names = ('coordinator', )
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.coordinator = nn.Linear(3, 2)
+
+    cfg = dml_config()
+    cfg.pop('type')
+    model = WithCoordinator(**cfg)
+    assert model.optimized_names == ['student', 'teacher', 'coordinator']
+    wrappers = PeerOptimWrapperConstructor(
+        dict(student=sgd(0.1), teacher=sgd(0.1), coordinator=sgd(0.01)))(
+            model)
+    assert optimised_ids(wrappers['coordinator']) == param_ids(
+        model.coordinator)
+    model.check_optim_keys(wrappers)
+    with pytest.raises(ValueError, match=r"\['coordinator', 'student', "
+                       r"'teacher'\] \(the trained peers, and the trained "
+                       'modules that are not peers\\)'):
+        PeerOptimWrapperConstructor(dict(student=sgd(0.1),
+                                         teacher=sgd(0.1)))(model)

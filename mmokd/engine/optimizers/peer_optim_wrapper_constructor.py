@@ -1,4 +1,4 @@
-"""One optimizer wrapper per peer of an online distillation algorithm."""
+"""One optimizer wrapper per trained module of a peer algorithm."""
 from typing import Optional
 
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
@@ -20,12 +20,17 @@ class _PeerWithConnectors(nn.Module):
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class PeerOptimWrapperConstructor:
-    """Builds an :class:`OptimWrapperDict` with one wrapper per peer.
+    """Builds an :class:`OptimWrapperDict` with one wrapper per trained
+    module: each of the algorithm's ``optimized_names``
+    (:class:`~mmokd.models.algorithms.base.PeerAlgorithm`), i.e. its
+    trained peers and any trained module that is not a peer (e.g.
+    MC-Distil's ``cnet``).
 
-    Each key of the config names a peer (a direct child of the algorithm)
-    and holds a complete optimizer wrapper config for it, including its own
-    ``paramwise_cfg``; DDP wrappers around the algorithm or the peers are
-    looked through, so ``custom_keys`` match the peer's own parameter names.
+    Each key of the config names such a module (a direct child of the
+    algorithm) and holds a complete optimizer wrapper config for it,
+    including its own ``paramwise_cfg``; DDP wrappers around the
+    algorithm or the peers are looked through, so ``custom_keys`` match the
+    module's own parameter names.
     The distiller's connectors of a peer (e.g. ADM's adapter) are optimised
     with that peer; ``paramwise_cfg`` then sees the names ``peer.*`` and
     ``connectors.*`` (``custom_keys`` match substrings, so ``'backbone'``
@@ -62,24 +67,26 @@ class PeerOptimWrapperConstructor:
             model (nn.Module): The (possibly wrapped) algorithm.
 
         Returns:
-            OptimWrapperDict: ``{peer: OptimWrapper}``.
+            OptimWrapperDict: ``{name: OptimWrapper}``.
         """
         algorithm = unwrap(model)
-        peers = list(getattr(algorithm, 'trainable_peers', []))
+        names = list(getattr(algorithm, 'optimized_names', []))
         keys = list(self.optim_wrapper_cfg)
-        if sorted(keys) != sorted(peers):
+        if sorted(keys) != sorted(names):
             raise ValueError(
-                f'optim_wrapper: keys {sorted(keys)} must be exactly the '
-                f'trained peers {sorted(peers)}, one optimizer config each.')
-        distiller = unwrap(algorithm.distiller)
+                f'optim_wrapper: keys {sorted(keys)} must be exactly '
+                f'{sorted(names)} (the trained peers, and the trained '
+                'modules that are not peers), one optimizer config each.')
+        distiller = getattr(algorithm, 'distiller', None)
+        connectors = unwrap(distiller).connectors if distiller else {}
         wrappers = {}
-        for name in peers:
+        for name in names:
             cfg = dict(self.optim_wrapper_cfg[name])
             paramwise_cfg = cfg.pop('paramwise_cfg', None)
-            peer = unwrap(algorithm.peer(name))
-            if name in distiller.connectors:
-                peer = _PeerWithConnectors(peer, distiller.connectors[name])
+            module = algorithm.optimized_module(name)
+            if name in connectors:
+                module = _PeerWithConnectors(module, connectors[name])
             wrappers[name] = DefaultOptimWrapperConstructor(
                 cfg, paramwise_cfg)(
-                    peer)
+                    module)
         return OptimWrapperDict(**wrappers)

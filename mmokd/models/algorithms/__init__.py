@@ -1,4 +1,5 @@
-"""Online distillation algorithms."""
+"""Online distillation algorithms and their contract (PeerAlgorithm)."""
+from .base import PeerAlgorithm
 from .dml import DML
 from .gpd import GPD
 from .kdcl import KDCL
@@ -6,4 +7,7 @@ from .mcdistil import MCDistil
 from .online_distill import OnlineDistill
 from .switokd import SwitOKD
 
-__all__ = ['DML', 'GPD', 'KDCL', 'MCDistil', 'OnlineDistill', 'SwitOKD']
+__all__ = [
+    'DML', 'GPD', 'KDCL', 'MCDistil', 'OnlineDistill', 'PeerAlgorithm',
+    'SwitOKD'
+]

@@ -5,7 +5,6 @@ from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
-from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.registry import DefaultScope
 from torch import Tensor, nn
@@ -14,12 +13,11 @@ from mmokd.registry import MODELS
 from mmokd.utils.checkpoint import load_checkpoint_safely
 from ..builders.num_classes import (preprocessor_with_num_classes,
                                     with_num_classes)
-from ..distillers import stack_labels
 from ..gpd import expand_to_dynamic_teacher, export_student, gpd_mode
+from ..tasks import BaseTask, TaskTerm
 from ..utils import (LossDict, build_loss, build_nonfinite_guard,
                      check_flag, is_loss_term, unwrap)
-from .online_distill import OnlineDistill, num_classes_of
-from .wrapped_peer_keys import load_into_wrapped_peers
+from .base import PeerAlgorithm
 
 
 #: Suffix of each mode's logged terms.
@@ -32,7 +30,7 @@ def _plain_state_dict(checkpoint: dict) -> Dict[str, Tensor]:
 
 
 @MODELS.register_module()
-class GPD(BaseModel):
+class GPD(PeerAlgorithm):
     """Gap Preserving Distillation: a student trained with a dynamic
     teacher that shares its parameters.
 
@@ -131,6 +129,8 @@ class GPD(BaseModel):
             student's (and static teacher's) heads and the preprocessor
             before they are built (see :class:`OnlineDistill`). Defaults
             to None (their own counts).
+        task (dict | BaseTask, optional): See :class:`OnlineDistill`.
+            Defaults to the student's.
     """
 
     def __init__(
@@ -147,7 +147,8 @@ class GPD(BaseModel):
             student_ckpt: Optional[str] = None,
             nonfinite_guard: Optional[dict] = None,
             data_preprocessor: Optional[Union[dict, nn.Module]] = None,
-            num_classes: Optional[int] = None) -> None:
+            num_classes: Optional[int] = None,
+            task: Optional[Union[dict, BaseTask]] = None) -> None:
         if (teacher is None) != (static_kd is None):
             raise ValueError(
                 'model.teacher and model.static_kd go together: a static '
@@ -180,7 +181,7 @@ class GPD(BaseModel):
             architecture = MODELS.build(architecture)
         self._check_module(architecture, logits, 'model.logits')
         super().__init__(
-            data_preprocessor=OnlineDistill._shared_preprocessor(
+            data_preprocessor=self.shared_preprocessor(
                 data_preprocessor, architecture))
         self._architecture_cfg = architecture_cfg
         self.gpd_cfg = {'ratio': 2, **(gpd or {})}
@@ -201,24 +202,28 @@ class GPD(BaseModel):
             teacher.requires_grad_(False)
             self._check_module(teacher, self.teacher_logits,
                                'model.teacher_logits')
-            counts = (num_classes_of(architecture), num_classes_of(teacher))
-            if None not in counts and counts[0] != counts[1]:
-                raise ValueError(
-                    f'model.teacher predicts {counts[1]} classes, the '
-                    f'student {counts[0]}; set the same num_classes.')
             self.teacher = teacher
             self.static_kd = build_loss(static_kd, 'model.static_kd')
         else:
             self.teacher = None
             self.static_kd = None
-        self.peer_names: List[str] = ['student', 'dynamic_teacher'] + (
-            ['teacher'] if teacher is not None else [])
-        self.student_name = 'student'
-        self.eval_peer = 'student'
-        # Checkpoint keys without DDP's '.module.' (see OnlineDistill).
-        self._register_state_dict_hook(OnlineDistill._strip_wrapper_keys)
-        self._register_load_state_dict_pre_hook(
-            load_into_wrapped_peers, with_module=True)
+        self._setup_peers(['student', 'dynamic_teacher'] +
+                          (['teacher'] if teacher is not None else []),
+                          'student', task, frozen_peers=['teacher'])
+        self.check_class_counts()
+        for term in (self.dt_loss, self.static_kd):
+            if isinstance(term, TaskTerm):
+                term.task = self.task
+
+    @property
+    def optimized_names(self) -> List[str]:
+        """The parameter store, the one module GPD optimises (both
+        trained peers are views of it).
+
+        Returns:
+            list[str]: ``['architecture']``.
+        """
+        return ['architecture']
 
     @staticmethod
     def _check_module(network: nn.Module, name: str, field: str) -> None:
@@ -278,24 +283,16 @@ class GPD(BaseModel):
 
     def peer(self, name: str) -> nn.Module:
         """The network computing peer ``name``: the store (possibly
-        DDP-wrapped) for the student and the DT, or the static teacher."""
-        self._check_peer(name)
+        DDP-wrapped) for the student and the DT, or the static teacher.
+
+        Args:
+            name (str): A peer name.
+
+        Returns:
+            nn.Module: The network.
+        """
+        self.check_peer(name)
         return self.teacher if name == 'teacher' else self.architecture
-
-    def _check_peer(self, name: str) -> None:
-        if name not in self.peer_names:
-            raise ValueError(f'Unknown peer "{name}"; the peers are '
-                             f'{self.peer_names}.')
-
-    @contextmanager
-    def evaluating(self, peer: str) -> Iterator[None]:
-        """Makes ``predict`` / ``tensor`` forwards use ``peer``."""
-        self._check_peer(peer)
-        previous, self.eval_peer = self.eval_peer, peer
-        try:
-            yield
-        finally:
-            self.eval_peer = previous
 
     def deployable_state_dict(self, peer: str) -> Dict[str, Tensor]:
         """Weights of ``peer`` as its plain network.
@@ -308,7 +305,7 @@ class GPD(BaseModel):
             dict: A state dict loadable with ``strict=True`` into the
             network the peer's config describes.
         """
-        self._check_peer(peer)
+        self.check_peer(peer)
         if peer == 'dynamic_teacher':
             raise ValueError(
                 'The dynamic teacher is the widened view of the student\'s '
@@ -389,7 +386,7 @@ class GPD(BaseModel):
             for key, value in task_log.items() if 'loss' not in key
         })
         needs_labels = logits_t is not None or logits_dt is not None
-        labels = stack_labels(data_samples).to(logits.device) \
+        labels = self.task.labels(data_samples).to(logits.device) \
             if needs_labels else None
         if logits_t is not None:
             terms[f'loss_kd_{suffix}'] = self._static_kd_term(

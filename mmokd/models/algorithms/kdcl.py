@@ -6,7 +6,6 @@ import torch
 from torch import Tensor
 
 from mmokd.registry import MODELS
-from ..distillers import stack_labels
 from ..losses.functional import KDCL_STRATEGIES, kdcl_ensemble, kdcl_error_gram
 from ..utils import (check_integer, check_nonnegative, check_positive,
                      unwrap)
@@ -161,13 +160,16 @@ class KDCL(OnlineDistill):
         Returns:
             dict: ``{'kdcl_ensemble': z_t}`` (detached).
         """
-        logits = [self.record(name, LOGITS) for name in self.peer_names]
-        target = stack_labels(data_samples).to(logits[0].device)
+        logits = [
+            self.record_logits(name, LOGITS) for name in self.peer_names
+        ]
+        target = self.task.labels(data_samples).to(logits[0].device)
         weights = getattr(self, 'general_weights', None)
         return {
             'kdcl_ensemble':
             kdcl_ensemble(logits, target, self.ensemble_strategy,
-                          self.ignore_index, weights)
+                          self.task.ignored_label(self.ignore_index),
+                          weights)
         }
 
     @torch.no_grad()
@@ -198,10 +200,10 @@ class KDCL(OnlineDistill):
                 with distiller.recording(name):
                     self.peer(name)(
                         views[name], data['data_samples'], mode='tensor')
-                logits.append(self.record(name, LOGITS))
-            target = stack_labels(data['data_samples']).to(device)
-            batch_gram, batch_count = kdcl_error_gram(logits, target,
-                                                      self.ignore_index)
+                logits.append(self.record_logits(name, LOGITS))
+            target = self.task.labels(data['data_samples']).to(device)
+            batch_gram, batch_count = kdcl_error_gram(
+                logits, target, self.task.ignored_label(self.ignore_index))
             gram += batch_gram
             count += batch_count
         return gram, count

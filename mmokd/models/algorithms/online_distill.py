@@ -1,17 +1,17 @@
 """The online distillation algorithm: N peers trained together."""
-from contextlib import ExitStack, contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from contextlib import ExitStack
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
 from ..builders.num_classes import (preprocessor_with_num_classes,
                                     with_num_classes)
+from ..tasks import BaseTask
 from ..utils import LossDict, build_nonfinite_guard, config_field, unwrap
-from .wrapped_peer_keys import load_into_wrapped_peers
+from .base import PeerAlgorithm
 
 
 def add_prefix(values: dict, prefix: str) -> dict:
@@ -19,17 +19,8 @@ def add_prefix(values: dict, prefix: str) -> dict:
     return {f'{prefix}.{key}': value for key, value in values.items()}
 
 
-def num_classes_of(network: nn.Module) -> Optional[int]:
-    """The class count of an mmpretrain classifier or mmseg segmentor."""
-    for head_name in ('head', 'decode_head'):
-        head = getattr(network, head_name, None)
-        if head is not None and hasattr(head, 'num_classes'):
-            return head.num_classes
-    return None
-
-
 @MODELS.register_module()
-class OnlineDistill(BaseModel):
+class OnlineDistill(PeerAlgorithm):
     """Trains several networks ("peers") together, each learning from the
     others, as in online knowledge distillation.
 
@@ -65,6 +56,10 @@ class OnlineDistill(BaseModel):
             are built (:func:`with_num_classes`): one field, e.g.
             ``--cfg-options model.num_classes=10``, for a dataset of
             another size. Defaults to None (the peers' own counts).
+        task (dict | BaseTask, optional): The task adapter
+            (``dict(type='mmokd.ClsTask')`` / ``'mmokd.SegTask'``) that
+            reads labels and checks logits for every distill term.
+            Defaults to None: the student's (:func:`task_of`).
         nonfinite_guard (dict, optional): Config of
             :class:`~mmokd.models.utils.NonFiniteGuard`, which stops
             training (``policy='stop'``) or skips the update
@@ -85,6 +80,7 @@ class OnlineDistill(BaseModel):
                  frozen_peers: Sequence[str] = (),
                  nonfinite_guard: Optional[dict] = None,
                  num_classes: Optional[int] = None,
+                 task: Optional[Union[dict, BaseTask]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if student not in peers:
             raise ValueError(
@@ -100,7 +96,7 @@ class OnlineDistill(BaseModel):
             for name, cfg in peers.items()
         }
         super().__init__(
-            data_preprocessor=self._shared_preprocessor(
+            data_preprocessor=self.shared_preprocessor(
                 preprocessor_with_num_classes(data_preprocessor,
                                               num_classes), built[student]),
             init_cfg=init_cfg)
@@ -110,22 +106,17 @@ class OnlineDistill(BaseModel):
                 f'model.frozen_peers: {sorted(frozen_peers)} must name '
                 f'peers of model.peers {list(peers)} other than the '
                 'student.')
-        self.peer_names: List[str] = list(built)
-        self.frozen_peers = [n for n in self.peer_names if n in frozen_peers]
-        self.trainable_peers = [
-            n for n in self.peer_names if n not in frozen_peers
-        ]
-        self.student_name = student
-        self.eval_peer = student
         for name, network in built.items():
             self.add_module(name, network)
+        self._setup_peers(built, student, task, frozen_peers)
         for name in self.frozen_peers:
             built[name].requires_grad_(False)
-        self._check_class_counts(built)
+        self.check_class_counts()
         with config_field('model.distiller'):
             self.distiller = MODELS.build(distiller)
         self.nonfinite_guard = build_nonfinite_guard(nonfinite_guard)
-        self.distiller.prepare(built, step_data_names=self.step_data_names)
+        self.distiller.prepare(
+            built, task=self.task, step_data_names=self.step_data_names)
         owners_frozen = set(self.distiller.losses) & set(self.frozen_peers)
         if owners_frozen:
             raise ValueError(
@@ -140,9 +131,6 @@ class OnlineDistill(BaseModel):
                 'network takes its own view, set num_views (and the '
                 f'pipeline\'s num_views) to {len(self.peer_names)}, or to '
                 '1 to share one view.')
-        self._register_state_dict_hook(self._strip_wrapper_keys)
-        self._register_load_state_dict_pre_hook(
-            load_into_wrapped_peers, with_module=True)
 
     @staticmethod
     def _build_peer(name: str, cfg: Union[dict, nn.Module]) -> nn.Module:
@@ -153,41 +141,6 @@ class OnlineDistill(BaseModel):
                 f'model.peers.{name}: a peer name must be a Python '
                 'identifier other than "distiller" / "data_preprocessor".')
         return cfg if isinstance(cfg, nn.Module) else MODELS.build(cfg)
-
-    @staticmethod
-    def _shared_preprocessor(cfg: Optional[Union[dict, nn.Module]],
-                             student: nn.Module) -> Union[dict, nn.Module]:
-        """Chooses the preprocessor applied once for every peer."""
-        own = getattr(student, 'data_preprocessor', None)
-        if cfg is None:
-            return own if own is not None else dict()
-        if isinstance(cfg, dict) and 'type' not in cfg and own is not None:
-            return dict(cfg, type=type(own))
-        return cfg
-
-    @staticmethod
-    def _check_class_counts(peers: Dict[str, nn.Module]) -> None:
-        """Raises if the peers predict different numbers of classes."""
-        counts = {name: num_classes_of(net) for name, net in peers.items()}
-        known = {count for count in counts.values() if count is not None}
-        if len(known) > 1:
-            raise ValueError(
-                f'model.peers: the networks predict different numbers of '
-                f'classes {counts}; set model.num_classes=N once (every '
-                'peer\'s heads), or the same num_classes in every peer\'s '
-                'head.')
-
-    @staticmethod
-    def _strip_wrapper_keys(module: nn.Module, state_dict: dict, prefix: str,
-                            local_metadata: dict) -> None:
-        """Drops the ``.module.`` that DDP-wrapped peers add to keys."""
-        for name, child in module._modules.items():
-            if not is_model_wrapper(child):
-                continue
-            old = f'{prefix}{name}.module.'
-            for key in [k for k in state_dict if k.startswith(old)]:
-                new_key = f'{prefix}{name}.' + key[len(old):]
-                state_dict[new_key] = state_dict.pop(key)
 
     def train(self, mode: bool = True) -> 'OnlineDistill':
         """Sets train / eval mode; frozen peers always stay in eval."""
@@ -202,35 +155,20 @@ class OnlineDistill(BaseModel):
         recorders = unwrap(self.distiller).recorders[peer]
         return recorders.get_recorder(recorder).get_record_data()
 
-    def peer(self, name: str) -> nn.Module:
-        """The peer called ``name`` (possibly DDP-wrapped)."""
-        return self._modules[name]
-
-    def deployable_state_dict(self, peer: str) -> Dict[str, Tensor]:
-        """Weights of ``peer`` as its plain network (what is exported).
+    def record_logits(self, peer: str, recorder: str) -> Tensor:
+        """:meth:`record`, checked to be logits of the algorithm's task.
 
         Args:
             peer (str): Peer name.
+            recorder (str): Recorder name (e.g. ``LOGITS``).
 
         Returns:
-            dict: The peer's own state dict, without DDP's ``.module.``.
+            Tensor: The recorded logits.
         """
-        if peer not in self.peer_names:
-            raise ValueError(f'Unknown peer "{peer}"; the peers are '
-                             f'{self.peer_names}.')
-        return unwrap(self.peer(peer)).state_dict()
-
-    @contextmanager
-    def evaluating(self, peer: str) -> Iterator[None]:
-        """Makes ``predict`` / ``tensor`` forwards use ``peer``."""
-        if peer not in self.peer_names:
-            raise ValueError(f'Unknown peer "{peer}" to evaluate; the peers '
-                             f'are {self.peer_names}.')
-        previous, self.eval_peer = self.eval_peer, peer
-        try:
-            yield
-        finally:
-            self.eval_peer = previous
+        logits = self.record(peer, recorder)
+        self.task.check_logits(
+            logits, f'model.distiller.recorders.{peer}.{recorder}')
+        return logits
 
     def peer_inputs(
             self, inputs: Union[Tensor,
@@ -366,7 +304,7 @@ class OnlineDistill(BaseModel):
                 optim_wrapper.update_params(total)
             guard.check_weights(dict(trained, distiller=self.distiller))
             return log_vars
-        self._check_optim_keys(optim_wrapper)
+        self.check_optim_keys(optim_wrapper)
         with ExitStack() as stack:
             for name in self.trainable_peers:
                 stack.enter_context(optim_wrapper[name].optim_context(
@@ -411,11 +349,17 @@ class OnlineDistill(BaseModel):
         """
         return list(self.trainable_peers)
 
-    def _check_optim_keys(self, optim_wrapper: OptimWrapperDict) -> None:
-        """Raises unless there is exactly one optimizer per trained peer."""
-        if set(optim_wrapper.keys()) != set(self.trainable_peers):
+    def check_optim_keys(self, optim_wrapper: OptimWrapperDict) -> None:
+        """Raises unless there is exactly one optimizer per module of
+        :attr:`optimized_names`.
+
+        Args:
+            optim_wrapper (OptimWrapperDict): The runner's wrappers.
+        """
+        if set(optim_wrapper.keys()) != set(self.optimized_names):
             raise ValueError(
                 f'optim_wrapper: keys {sorted(optim_wrapper.keys())} must '
-                f'be the trained peers {sorted(self.trainable_peers)}, one '
+                f'be {sorted(self.optimized_names)} (the trained peers, '
+                'and the trained modules that are not peers), one '
                 'optimizer each (constructor='
                 '"mmokd.PeerOptimWrapperConstructor").')

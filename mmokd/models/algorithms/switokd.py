@@ -6,9 +6,8 @@ from mmengine.dist import all_reduce
 from torch import Tensor
 
 from mmokd.registry import MODELS
-from ..distillers import stack_labels
 from ..losses.functional import switokd_decision, switokd_statistics
-from ..utils import LossDict, check_flag, is_loss_term
+from ..utils import LossDict, check_flag, is_loss_term, unwrap
 from .dml import DML, LOGITS, dml_term
 
 EPSILON_SOURCES = ('own', 'first_pair')
@@ -102,6 +101,12 @@ class SwitOKD(DML):
         self.strict_pause = strict_pause
         self._paused: List[str] = []
 
+    def _ignored_label(self, student: str, teacher: str) -> Optional[int]:
+        """The label the teacher's mimicry term of the pair leaves out,
+        which the switch's statistics leave out too."""
+        term = unwrap(self.distiller).losses[teacher][dml_term(student)]
+        return term.ignored_label()
+
     @staticmethod
     def _check_pairs(pairs: Sequence[dict], peer_names: List[str]) -> None:
         """Raises unless every pair names two different peers."""
@@ -128,11 +133,13 @@ class SwitOKD(DML):
         Returns:
             list[tuple]: One decision per pair, in ``pairs`` order.
         """
-        target = stack_labels(data_samples)
+        target = self.task.labels(data_samples)
         stats = torch.stack([
             switokd_statistics(
-                self.record(student, LOGITS), self.record(teacher, LOGITS),
-                target) for teacher, student in self.pairs
+                self.record_logits(student, LOGITS),
+                self.record_logits(teacher, LOGITS), target,
+                self._ignored_label(student, teacher))
+            for teacher, student in self.pairs
         ])
         all_reduce(stats)  # identical decisions on every rank
         first = stats[0] if self.epsilon_source == 'first_pair' else None

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from mmokd.models.losses.functional import adm_attention
 from mmokd.registry import MODELS
+from ..tasks import BaseTask
 from ..utils import (check_flag, check_integer, check_nonnegative,
                      check_positive, field_of)
 from ..utils.meta_probe import probe_outputs
@@ -302,6 +303,7 @@ class ADMDistiller(OnlineDistiller):
     def prepare(self,
                 peers: Dict[str, nn.Module],
                 *,
+                task: BaseTask,
                 step_data_names: Sequence[str] = ()) -> None:
         """Checks the routing as :class:`OnlineDistiller` does, and the
         configured channel counts against the peers' recorded maps.
@@ -312,13 +314,14 @@ class ADMDistiller(OnlineDistiller):
 
         Args:
             peers (dict): ``{name: network}`` of the algorithm.
+            task (BaseTask): See :class:`OnlineDistiller`.
             step_data_names (list[str]): See :class:`OnlineDistiller`.
 
         Raises:
             ValueError: A channel count that differs from the network's,
                 naming the field (``model.distiller.channels.student``).
         """
-        super().prepare(peers, step_data_names=step_data_names)
+        super().prepare(peers, task=task, step_data_names=step_data_names)
         for peer in dict.fromkeys(claim[1] for claim in self.channel_claims):
             claims = [c for c in self.channel_claims if c[1] == peer]
             try:

@@ -4,33 +4,19 @@ import inspect
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
-import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmrazor.models.task_modules import RecorderManager
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..tasks import BaseTask, TaskTerm
 from ..utils import build_loss, field_of, is_loss_term
 
 
-def stack_labels(data_samples: List[Any]) -> Tensor:
-    """Stacks the ground truth of a batch of mmseg / mmpretrain samples.
-
-    Args:
-        data_samples (list): ``SegDataSample`` (``gt_sem_seg``) or
-            mmpretrain ``DataSample`` (``gt_label``) items.
-
-    Returns:
-        Tensor: ``(N, H, W)`` label maps or ``(N,)`` class indices.
-    """
-    first = data_samples[0]
-    if 'gt_sem_seg' in first:
-        return torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).long()
-    if 'gt_label' in first:
-        return torch.cat([s.gt_label for s in data_samples]).long()
-    raise KeyError('OnlineDistiller: a loss asked for dict(data="gt") but '
-                   'the data samples carry neither gt_sem_seg nor gt_label.')
+#: Loss arguments that take logits (MMRazor's naming): what is routed to
+#: them is checked against the algorithm's task at every step.
+LOGIT_ARGS = ('preds_S', 'preds_T')
 
 
 def _describe_source(source: Any) -> str:
@@ -163,11 +149,16 @@ class OnlineDistiller(BaseModule):
     def prepare(self,
                 peers: Dict[str, nn.Module],
                 *,
+                task: BaseTask,
                 step_data_names: Sequence[str] = ()) -> None:
-        """Checks the routing against the peers and hooks the recorders.
+        """Checks the routing against the peers, hooks the recorders and
+        hands the task to every term that reads it (:class:`TaskTerm`).
 
         Args:
             peers (dict): ``{name: network}`` of the algorithm.
+            task (BaseTask): The algorithm's task: it reads the labels
+                (``dict(data='gt')``) and checks the logits routed to
+                ``preds_S`` / ``preds_T``.
             step_data_names (list[str]): Per-step tensors the algorithm
                 provides, routable as ``dict(data=name)``.
 
@@ -176,7 +167,12 @@ class OnlineDistiller(BaseModule):
                 the config field to fix.
         """
         field = 'model.distiller'
+        self.task = task
         self.step_data_names = tuple(step_data_names)
+        for losses in self.losses.values():
+            for loss in losses.values():
+                if isinstance(loss, TaskTerm):
+                    loss.task = task
         for peer, cfgs in self.recorder_cfgs.items():
             self._check_peer(peer, peers, f'{field}.recorders')
             modules = dict(peers[peer].named_modules())
@@ -333,7 +329,7 @@ class OnlineDistiller(BaseModule):
             return cache['step_data'][source['data']]
         if 'data' in source:
             if 'gt' not in cache:
-                cache['gt'] = stack_labels(data_samples)
+                cache['gt'] = self.task.labels(data_samples)
             return cache['gt']
         peer = source['peer']
         key = (peer, source['recorder'], source.get('record_idx',
@@ -372,14 +368,24 @@ class OnlineDistiller(BaseModule):
         cache['step_data'].update(self.derived_step_data(data_samples, cache))
         results: Dict[str, Dict[str, Tensor]] = {}
         for owner, losses in self.losses.items():
-            mappings = self.loss_forward_mappings[owner]
-            results[owner] = {
-                name:
-                loss(
-                    **{
-                        arg: self.fetch(source, data_samples, cache)
-                        for arg, source in mappings[name].items()
-                    })
-                for name, loss in losses.items()
-            }
+            results[owner] = {}
+            for name, loss in losses.items():
+                kwargs = {}
+                for arg, source in self.loss_forward_mappings[owner][
+                        name].items():
+                    kwargs[arg] = self.fetch(source, data_samples, cache)
+                    if arg in LOGIT_ARGS:
+                        self._check_logits(kwargs[arg], source)
+                results[owner][name] = loss(**kwargs)
         return results
+
+    def _check_logits(self, value: Any, source: Any) -> None:
+        """Raises if recorded logits do not fit the task (e.g. a feature
+        map recorded for a classifier), naming the peer and recorder."""
+        if isinstance(source, list):
+            for item, item_source in zip(value, source):
+                self._check_logits(item, item_source)
+        elif 'data' not in source:
+            self.task.check_logits(
+                value, f'model.distiller.recorders.{source["peer"]}.'
+                f'{source["recorder"]}')

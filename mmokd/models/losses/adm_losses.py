@@ -18,13 +18,14 @@ import torch
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..tasks import TaskTerm
 from ..utils import check_integer, check_nonnegative, check_positive, field_of
 from .functional import (adm_consensus_loss, adm_divergence_loss,
                          adm_feature_loss, attended_logits, dml_kl)
 
 
 @MODELS.register_module()
-class ADMConsensusLoss(nn.Module):
+class ADMConsensusLoss(TaskTerm, nn.Module):
     """Consensus learning, owned by the student (ADM, Eq. 7).
 
     The student's own classifier on ``ReLU(F_s)`` re-weighted by the
@@ -89,18 +90,18 @@ class ADMConsensusLoss(nn.Module):
         """
         if self.form == 'ce':
             loss = adm_consensus_loss(feat_s, attn, weight_s, bias_s, gt,
-                                      self.ignore_index)
+                                      self.ignored_label())
         else:
             logits_s = attended_logits(feat_s, attn, weight_s, bias_s)
             with torch.no_grad():
                 logits_t = attended_logits(feat_t, attn, weight_t, bias_t)
-            mask = gt == self.ignore_index if logits_s.dim() == 4 else None
-            loss = dml_kl(logits_s, logits_t, self.tau, mask)
+            loss = dml_kl(logits_s, logits_t, self.tau, gt,
+                          self.ignored_label())
         return self.loss_weight * loss
 
 
 @MODELS.register_module()
-class ADMDivergenceLoss(nn.Module):
+class ADMDivergenceLoss(TaskTerm, nn.Module):
     """Divergence learning, owned by the teacher (ADM, Eq. 8).
 
     The teacher's own classifier on ``ReLU(F_t)`` re-weighted by the
@@ -142,7 +143,7 @@ class ADMDivergenceLoss(nn.Module):
             Tensor: The weighted loss.
         """
         return self.loss_weight * adm_divergence_loss(
-            feat_t, attn, weight_t, bias_t, gt, self.ignore_index)
+            feat_t, attn, weight_t, bias_t, gt, self.ignored_label())
 
 
 @MODELS.register_module()

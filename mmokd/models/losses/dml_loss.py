@@ -4,12 +4,13 @@ from typing import Optional, Sequence, Union
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..tasks import TaskTerm
 from ..utils import check_integer, check_nonnegative, check_positive, field_of
 from .functional import dml_kl
 
 
 @MODELS.register_module()
-class DMLLoss(nn.Module):
+class DMLLoss(TaskTerm, nn.Module):
     """One network's mimicry loss in Deep Mutual Learning.
 
     Zhang, Xiang, Hospedales, Lu, "Deep Mutual Learning", CVPR 2018:
@@ -66,10 +67,8 @@ class DMLLoss(nn.Module):
             Tensor: ``loss_weight * loss``.
         """
         peers = [preds_T] if isinstance(preds_T, Tensor) else list(preds_T)
-        ignore_mask = None
-        if gt is not None and preds_S.dim() == 4:
-            ignore_mask = gt == self.ignore_index
-        terms = [dml_kl(preds_S, p, self.tau, ignore_mask) for p in peers]
+        ignored = self.ignored_label()
+        terms = [dml_kl(preds_S, p, self.tau, gt, ignored) for p in peers]
         loss = sum(terms[1:], terms[0])
         scale = self.loss_weight
         if self.peer_reduction == 'mean':

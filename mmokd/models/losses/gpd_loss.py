@@ -4,12 +4,13 @@ from typing import Optional
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..tasks import TaskTerm
 from ..utils import check_fraction, check_integer, check_nonnegative, field_of
 from .functional import gpd_soft_cross_entropy
 
 
 @MODELS.register_module()
-class GPDSoftCELoss(nn.Module):
+class GPDSoftCELoss(TaskTerm, nn.Module):
     """Label-smoothed soft cross-entropy from the dynamic teacher.
 
     Guo et al., "Gap Preserving Distillation by Building Bidirectional
@@ -59,6 +60,5 @@ class GPDSoftCELoss(nn.Module):
         Returns:
             Tensor: ``loss_weight * loss``.
         """
-        target = gt if gt is not None and preds_S.dim() == 4 else None
         return self.loss_weight * gpd_soft_cross_entropy(
-            preds_S, preds_T, self.label_smoothing, self.ignore_index, target)
+            preds_S, preds_T, self.label_smoothing, self.ignored_label(), gt)

@@ -4,12 +4,13 @@ from typing import Optional, Sequence, Union
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
+from ..tasks import TaskTerm
 from ..utils import check_integer, check_nonnegative, check_positive, field_of
 from .functional import KDCL_STRATEGIES, dml_kl, kdcl_ensemble
 
 
 @MODELS.register_module()
-class KDCLLoss(nn.Module):
+class KDCLLoss(TaskTerm, nn.Module):
     """One network's distillation term in KDCL.
 
     Guo et al., "Online Knowledge Distillation via Collaborative Learning",
@@ -72,14 +73,12 @@ class KDCLLoss(nn.Module):
         Returns:
             Tensor: ``loss_weight * tau^2 * KL(p_t || p_S)``.
         """
+        ignored = self.ignored_label()
         if not isinstance(preds_T, Tensor):
             if gt is None:
                 raise ValueError('KDCLLoss: building the ensemble from the '
                                  'networks\' logits needs the labels (gt).')
-            preds_T = kdcl_ensemble(preds_T, gt, self.strategy,
-                                    self.ignore_index, weights)
-        ignore_mask = None
-        if gt is not None and preds_S.dim() == 4:
-            ignore_mask = gt == self.ignore_index
-        return self.loss_weight * dml_kl(preds_S, preds_T, self.tau,
-                                         ignore_mask)
+            preds_T = kdcl_ensemble(preds_T, gt, self.strategy, ignored,
+                                    weights)
+        return self.loss_weight * dml_kl(preds_S, preds_T, self.tau, gt,
+                                         ignored)

@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 
-from mmokd.models.distillers import stack_labels
 from mmokd.models.gpd import gpd_mode
 from mmokd.registry import MODELS
 from mmokd.utils import export_peer, load_checkpoint_safely
@@ -76,7 +75,7 @@ def test_total_is_ce_dt_plus_ce_s_plus_three_sce():
     # An update first, so that the DT and the student differ.
     model.train_step(batch(seed=1), sgd(model))
     inputs, samples = preprocessed(model)
-    labels = stack_labels(samples)
+    labels = model.task.labels(samples)
     with torch.no_grad():
         with gpd_mode(model.store, 'dynamic_teacher'):
             z_dt = model.store(inputs, mode='tensor')

@@ -4,7 +4,6 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmokd.models.algorithms.online_distill import num_classes_of
 from mmokd.models.builders import load_model_config
 from mmokd.models.builders.num_classes import with_num_classes
 from mmokd.registry import MODELS
@@ -66,7 +65,7 @@ def test_cfg_options_override_once_for_every_network(path):
         for name, peer in model_cfg['peers'].items()
     }
     model = MODELS.build(model_cfg)
-    assert num_classes_of(model.student) == num_classes_of(model.teacher) == 10
+    assert model.class_counts() == dict(student=10, teacher=10)
 
 
 SEG_RECIPE = """

@@ -8,6 +8,7 @@ from mmokd.models.losses import (ADMConsensusLoss, adm_attention,
                                  adm_consensus_loss, adm_divergence_loss,
                                  adm_feature_loss, dml_kl)
 from mmokd.models.losses.functional import attended_logits
+from mmokd.models.tasks import ClsTask
 
 
 def np_similarity(fs, ft):
@@ -140,20 +141,23 @@ def test_kd_form_matches_hand_composition(tensors):
     co, _ = adm_attention(fs, ft)
     logits_s = (torch.relu(fs) * co).mean((2, 3)) @ w.T + b
     logits_t = (torch.relu(ft) * co).mean((2, 3)) @ w.T + b
-    loss = ADMConsensusLoss(
-        loss_weight=0.5, form='kd')(fs, co, w, b, y, ft, w, b)
+    loss = ADMConsensusLoss(loss_weight=0.5, form='kd')
+    loss.task = ClsTask()
+    loss = loss(fs, co, w, b, y, ft, w, b)
     assert loss.item() == pytest.approx(
         0.5 * dml_kl(logits_s, logits_t).item(), rel=1e-5)
 
 
 def test_classification_cross_entropy_keeps_class_255():
-    """ImageNet has a class 255: only dense label maps ignore it."""
+    """ImageNet has a class 255: the classification task gives no ignore
+    label, and with none every sample counts."""
     from mmokd.models.losses.functional import dense_cross_entropy
     logits = torch.randn(3, 300, generator=torch.Generator().manual_seed(2))
     target = torch.tensor([255, 3, 299])
     expected = np_ce(logits.numpy(), target.numpy())
-    assert dense_cross_entropy(logits, target).item() == pytest.approx(
-        expected, rel=1e-5)
+    ignored = ClsTask().ignored_label(255)
+    assert dense_cross_entropy(logits, target, ignored).item() == \
+        pytest.approx(expected, rel=1e-5)
 
 
 def test_attention_of_another_size_is_resized_to_the_features(tensors):

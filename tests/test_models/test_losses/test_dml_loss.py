@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mmokd.models.losses import DMLLoss, dml_kl
+from mmokd.models.tasks import ClsTask, SegTask
 
 
 def kl_reference(logits_s, logits_t, tau):
@@ -51,25 +52,29 @@ def test_dense_ignores_masked_pixels():
         logits_s.permute(0, 2, 3, 1).numpy(),
         logits_t.permute(0, 2, 3, 1).numpy(), 1.0)
     expected = per_pixel[~mask.numpy()].mean()
-    assert dml_kl(logits_s, logits_t, ignore_mask=mask).item() == \
-        pytest.approx(expected, rel=1e-5)
+    target = torch.where(mask, 255, 0)
+    assert dml_kl(logits_s, logits_t, target=target,
+                  ignore_index=255).item() == pytest.approx(expected, rel=1e-5)
+    assert dml_kl(logits_s, logits_t, target=target).item() == \
+        pytest.approx(per_pixel.mean(), rel=1e-5)
 
 
 def test_full_resolution_mask_is_downsampled_by_nearest():
     logits_s = torch.randn(1, 3, 2, 2)
     logits_t = torch.randn(1, 3, 2, 2)
-    mask = torch.zeros(1, 8, 8, dtype=torch.bool)
-    mask[:, :4, :4] = True  # exactly the top-left logit cell
-    small = torch.tensor([[[True, False], [False, False]]])
+    target = torch.zeros(1, 8, 8, dtype=torch.long)
+    target[:, :4, :4] = 255  # exactly the top-left logit cell
+    small = torch.tensor([[[255, 0], [0, 0]]])
     assert torch.allclose(
-        dml_kl(logits_s, logits_t, ignore_mask=mask),
-        dml_kl(logits_s, logits_t, ignore_mask=small))
+        dml_kl(logits_s, logits_t, target=target, ignore_index=255),
+        dml_kl(logits_s, logits_t, target=small, ignore_index=255))
 
 
 def test_all_ignored_gives_zero():
-    mask = torch.ones(1, 2, 2, dtype=torch.bool)
+    target = torch.full((1, 2, 2), 255)
     loss = dml_kl(
-        torch.randn(1, 3, 2, 2), torch.randn(1, 3, 2, 2), ignore_mask=mask)
+        torch.randn(1, 3, 2, 2), torch.randn(1, 3, 2, 2), target=target,
+        ignore_index=255)
     assert loss.item() == 0.0
 
 
@@ -110,21 +115,44 @@ def test_batchmean_is_invariant_to_duplicating_the_batch():
         dml_kl(a, b), dml_kl(torch.cat([a, a]), torch.cat([b, b])))
 
 
+def task_loss(task, **kwargs) -> DMLLoss:
+    """A DMLLoss with its task set, as an algorithm sets it."""
+    loss = DMLLoss(**kwargs)
+    loss.task = task
+    return loss
+
+
 def test_module_weight_and_peer_reduction():
     s, t1, t2 = torch.randn(3, 5), torch.randn(3, 5), torch.randn(3, 5)
-    mean = DMLLoss(loss_weight=2.0)(s, [t1, t2])
-    total = DMLLoss(loss_weight=2.0, peer_reduction='sum')(s, [t1, t2])
+    mean = task_loss(ClsTask(), loss_weight=2.0)(s, [t1, t2])
+    total = task_loss(
+        ClsTask(), loss_weight=2.0, peer_reduction='sum')(s, [t1, t2])
     assert torch.allclose(mean, (dml_kl(s, t1) + dml_kl(s, t2)))
     assert torch.allclose(total, 2 * mean)
-    assert torch.allclose(DMLLoss()(s, t1), DMLLoss()(s, [t1]))
+    assert torch.allclose(
+        task_loss(ClsTask())(s, t1), task_loss(ClsTask())(s, [t1]))
 
 
 def test_module_uses_ignore_index_for_dense_logits():
     s, t = torch.randn(1, 3, 2, 2), torch.randn(1, 3, 2, 2)
     gt = torch.tensor([[[255, 0], [1, 2]]])
-    expected = dml_kl(s, t, ignore_mask=gt == 255)
-    assert torch.allclose(DMLLoss()(s, t, gt), expected)
-    assert not torch.allclose(DMLLoss()(s, t, gt), dml_kl(s, t))
+    expected = dml_kl(s, t, target=gt, ignore_index=255)
+    assert torch.allclose(task_loss(SegTask())(s, t, gt), expected)
+    assert not torch.allclose(task_loss(SegTask())(s, t, gt), dml_kl(s, t))
+
+
+def test_classification_label_255_is_a_real_class():
+    """The task, not the shape, says labels are never left out."""
+    s, t = torch.randn(3, 300), torch.randn(3, 300)
+    gt = torch.tensor([255, 255, 1])
+    assert torch.allclose(task_loss(ClsTask())(s, t, gt), dml_kl(s, t))
+    assert not torch.allclose(
+        dml_kl(s, t, target=gt, ignore_index=255), dml_kl(s, t))
+
+
+def test_module_without_a_task_says_how_to_set_it():
+    with pytest.raises(RuntimeError, match='loss.task = mmokd.ClsTask'):
+        DMLLoss()(torch.randn(2, 3), torch.randn(2, 3))
 
 
 def test_bad_peer_reduction_is_rejected():

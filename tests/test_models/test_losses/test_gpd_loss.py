@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from mmokd.models.losses import GPDSoftCELoss, gpd_soft_cross_entropy
+from mmokd.models.tasks import ClsTask, SegTask
 
 
 def sce_reference(logits_s, logits_dt, eps):
@@ -72,13 +73,15 @@ def test_module_weights_the_term_and_routes_the_label_map():
     logits_dt = torch.randn(1, 3, 2, 2, generator=gen)
     labels = torch.tensor([[[255, 0], [1, 2]]])
     loss = GPDSoftCELoss(loss_weight=3.0, label_smoothing=0.2)
+    loss.task = SegTask()
     expected = 3.0 * gpd_soft_cross_entropy(
         logits_s, logits_dt, 0.2, target=labels)
     assert torch.equal(loss(logits_s, logits_dt, labels), expected)
-    # Class indices of a classification batch are not a mask.
-    cls_s, cls_dt = torch.randn(2, 3), torch.randn(2, 3)
+    # Classification labels are never left out, class 255 included.
+    loss.task = ClsTask()
+    cls_s, cls_dt = torch.randn(2, 300), torch.randn(2, 300)
     assert torch.equal(
-        loss(cls_s, cls_dt, torch.tensor([0, 1])),
+        loss(cls_s, cls_dt, torch.tensor([255, 1])),
         3.0 * gpd_soft_cross_entropy(cls_s, cls_dt, 0.2))
 
 

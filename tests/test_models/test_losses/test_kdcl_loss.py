@@ -8,6 +8,14 @@ import torch
 from mmokd.models.losses import (KDCLLoss, kdcl_ensemble, kdcl_error_gram,
                                  kdcl_general_weights, kdcl_linear_weights,
                                  perrone_cooper_weights)
+from mmokd.models.tasks import ClsTask, SegTask
+
+
+def kdcl_loss(task=None, **kwargs) -> KDCLLoss:
+    """A KDCLLoss with its task set, as the algorithm sets it."""
+    loss = KDCLLoss(**kwargs)
+    loss.task = task or ClsTask()
+    return loss
 
 
 def ce(logits, label):
@@ -114,7 +122,7 @@ def test_k4_naive_selected_network_has_zero_kd():
     best[torch.arange(6), target] += 60  # network 0 wins every sample
     logits[0] = best
     z_t = kdcl_ensemble(logits, target, 'naive')
-    loss = KDCLLoss(tau=2.0)
+    loss = kdcl_loss(tau=2.0)
     assert float(loss(logits[0], z_t, target)) == 0.0
     assert float(loss(logits[1], z_t, target)) > 0.0
 
@@ -125,7 +133,7 @@ def test_k6_identical_networks_give_zero_kd():
     for strategy in ('minlogit', 'mean', 'naive', 'linear'):
         z_t = kdcl_ensemble(same, target, strategy)
         assert torch.allclose(z_t.softmax(1), same[0].softmax(1), atol=1e-6)
-        assert float(KDCLLoss()(same[0], z_t, target)) == pytest.approx(
+        assert float(kdcl_loss()(same[0], z_t, target)) == pytest.approx(
             0.0, abs=1e-6)
 
 
@@ -134,7 +142,7 @@ def test_ensemble_is_detached_and_loss_only_reaches_the_learner():
     logits = [z.requires_grad_() for z in logits]
     z_t = kdcl_ensemble(logits, target, 'linear')
     assert not z_t.requires_grad
-    loss = KDCLLoss(strategy='minlogit')(logits[0], logits, target)
+    loss = kdcl_loss(strategy='minlogit')(logits[0], logits, target)
     grads = torch.autograd.grad(loss, logits, allow_unused=True)
     assert grads[0] is not None and grads[0].abs().sum() > 0
     assert grads[1] is None and grads[2] is None
@@ -148,7 +156,7 @@ def test_loss_value_matches_hand_kl_with_tau_and_weight():
     log_p_s = (logits[1] / tau).log_softmax(1)
     expected = weight * tau**2 * float(
         (p_t * (p_t.log() - log_p_s)).sum(1).mean())
-    module = KDCLLoss(tau=tau, loss_weight=weight)
+    module = kdcl_loss(tau=tau, loss_weight=weight)
     assert float(module(logits[1], z_t, target)) == pytest.approx(
         expected, rel=1e-5)
     # A list of logits builds the same ensemble inside the loss.
@@ -197,7 +205,7 @@ def test_dense_loss_skips_ignored_pixels():
     target = torch.tensor([[[0, 255], [255, 255]]])
     p_t, log_p_s = z_t.softmax(1), learner.log_softmax(1)
     kl = (p_t * (p_t.log() - log_p_s)).sum(1)
-    assert float(KDCLLoss()(learner, z_t, target)) == pytest.approx(
+    assert float(kdcl_loss(SegTask())(learner, z_t, target)) == pytest.approx(
         float(kl[0, 0, 0]), rel=1e-5)
 
 
@@ -205,8 +213,12 @@ def test_classification_label_255_is_a_real_class():
     gen = torch.Generator().manual_seed(3)
     logits = [torch.randn(2, 300, generator=gen) for _ in range(2)]
     target = torch.tensor([255, 3])
-    z_t = kdcl_ensemble(logits, target, 'minlogit')
+    z_t = kdcl_ensemble(logits, target, 'minlogit',
+                        ClsTask().ignored_label(255))
     assert float(z_t[0, 255]) == 0.0
+    # Left out (given an ignore label), the sample gets the mean instead.
+    z_left_out = kdcl_ensemble(logits, target, 'minlogit', 255)
+    assert torch.allclose(z_left_out[0], (logits[0][0] + logits[1][0]) / 2)
 
 
 def test_k8_general_weights_sum_to_one_and_diagonal_is_inverse_variance():

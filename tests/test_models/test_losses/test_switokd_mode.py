@@ -7,6 +7,7 @@ import torch
 
 from mmokd.models.losses import (switokd_decision, switokd_mode,
                                  switokd_statistics)
+from mmokd.models.tasks import ClsTask
 
 
 def np_rule(logits_s, logits_t, target):
@@ -102,14 +103,17 @@ def test_dense_statistics_skip_ignored_pixels():
 
 
 def test_classification_statistics_keep_class_255():
-    """Class 255 is a real ImageNet class; only dense labels are ignored."""
+    """Class 255 is a real ImageNet class: the classification task never
+    gives an ignore label, and with none every sample counts."""
     gen = torch.Generator().manual_seed(3)
     zs, zt = torch.randn(3, 300, generator=gen), torch.randn(
         3, 300, generator=gen)
     y = torch.tensor([255, 3, 299])
-    expert, delta, gap = switokd_mode(zs, zt, y)
+    ignored = ClsTask().ignored_label(255)
+    expert, delta, gap = switokd_mode(zs, zt, y, ignore_index=ignored)
     ref = np_rule(zs.double().numpy(), zt.double().numpy(), y.numpy())
-    assert switokd_statistics(zs, zt, y)[3].item() == 3
+    assert switokd_statistics(zs, zt, y, ignored)[3].item() == 3
+    assert switokd_statistics(zs, zt, y, 255)[3].item() == 2
     assert expert == ref[0]
     assert delta == pytest.approx(ref[1], rel=1e-5)
     assert gap == pytest.approx(ref[2], rel=1e-5)

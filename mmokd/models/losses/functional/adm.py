@@ -101,25 +101,25 @@ def attended_logits(feat: Tensor, attn: Tensor, weight: Tensor,
 
 def dense_cross_entropy(logits: Tensor,
                         target: Tensor,
-                        ignore_index: int = 255) -> Tensor:
+                        ignore_index: Optional[int] = 255) -> Tensor:
     """Cross-entropy for ``(B, K)`` or ``(B, K, h, w)`` logits.
 
-    Classification: the mean over the batch (every class index is a
-    label; ImageNet's class 255 is not ignored). Dense labels at another
-    resolution are resized to the logits by nearest neighbour;
-    ``ignore_index`` pixels are left out.
+    The mean over the items that count (samples, or pixels of label maps
+    resized to the logits by nearest neighbour); items labelled
+    ``ignore_index`` are left out, none when it is None (classification:
+    ImageNet's class 255 is a real class).
 
     Args:
         logits (Tensor): Logits.
         target (Tensor): ``(B,)`` classes or ``(B, H, W)`` label maps.
-        ignore_index (int): Ignored label of dense maps. Defaults to 255.
+        ignore_index (int, optional): Label left out. Defaults to 255.
 
     Returns:
-        Tensor: Mean loss over the samples / labelled pixels (0 if none).
+        Tensor: Mean loss over the items that count (0 if none).
     """
-    if logits.dim() == 2:
-        return F.cross_entropy(logits, target)
     target = resize_labels(target, logits)
+    if ignore_index is None:
+        return F.cross_entropy(logits, target)
     # A sum over the labelled entries divided on the device: no host sync.
     total = F.cross_entropy(
         logits, target, ignore_index=ignore_index, reduction='sum')
@@ -131,7 +131,7 @@ def adm_attended_cross_entropy(feat: Tensor,
                                weight: Tensor,
                                bias: Optional[Tensor],
                                target: Tensor,
-                               ignore_index: int = 255) -> Tensor:
+                               ignore_index: Optional[int] = 255) -> Tensor:
     """A network's own classifier on its attention-weighted map, against
     the labels: ADM's consensus and divergence learning (ICML 2025).
 
@@ -155,7 +155,7 @@ def adm_attended_cross_entropy(feat: Tensor,
         weight (Tensor): The network's classifier weight.
         bias (Tensor, optional): The network's classifier bias.
         target (Tensor): Labels.
-        ignore_index (int): Ignored label (segmentation).
+        ignore_index (int, optional): Label left out (None: none).
 
     Returns:
         Tensor: The loss; gradient reaches only ``feat`` and the network's

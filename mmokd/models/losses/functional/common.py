@@ -1,5 +1,12 @@
-"""Shape helpers shared by the online distillation losses."""
-from typing import Tuple
+"""Shape helpers shared by the online distillation losses.
+
+The ignore convention of every function here and in the per-method
+modules: items are left out where ``target == ignore_index``;
+``ignore_index=None`` (or no ``target``) means every item counts. The
+task adapters (:mod:`mmokd.models.tasks`) give ``ignore_index=None`` for
+classification, whose labels are never ignored.
+"""
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -35,9 +42,9 @@ def resize_labels(labels: Tensor, reference: Tensor) -> Tensor:
 
     Returns:
         Tensor: ``(N, H', W')``, of ``labels``' type (``labels`` itself
-        when the sizes match).
+        when the sizes match or the labels are not maps).
     """
-    if labels.shape[-2:] == reference.shape[2:]:
+    if labels.dim() < 3 or labels.shape[-2:] == reference.shape[2:]:
         return labels
     resized = F.interpolate(
         labels[:, None].float(), size=reference.shape[2:], mode='nearest')
@@ -51,12 +58,31 @@ def class_last(logits: Tensor) -> Tensor:
     return logits
 
 
+def valid_items(target: Optional[Tensor], ignore_index: Optional[int],
+                logits: Tensor) -> Optional[Tensor]:
+    """Which items of ``logits`` count, under the module's ignore
+    convention.
+
+    Args:
+        target (Tensor, optional): ``(N,)`` labels or ``(N, H, W)`` label
+            maps at any resolution (resized by nearest neighbour).
+        ignore_index (int, optional): The label left out.
+        logits (Tensor): ``(N, C)`` or ``(N, C, h, w)`` logits.
+
+    Returns:
+        Tensor, optional: ``(N,)`` or ``(N, h, w)`` booleans; None when
+        every item counts.
+    """
+    if target is None or ignore_index is None:
+        return None
+    return resize_labels(target, logits) != ignore_index
+
+
 def label_rows(target: Tensor, logits: Tensor,
-               ignore_index: int) -> Tuple[Tensor, Tensor]:
+               ignore_index: Optional[int]) -> Tuple[Tensor, Tensor]:
     """Labels as ``(P,)`` rows matching :func:`class_last` of ``logits``
-    and their validity. ``ignore_index`` only applies to dense labels
-    (class 255 is a real ImageNet class)."""
-    if logits.dim() != 4:
-        return target, torch.ones_like(target, dtype=torch.bool)
+    and their validity (all True when ``ignore_index`` is None)."""
     target = resize_labels(target, logits).flatten()
+    if ignore_index is None:
+        return target, torch.ones_like(target, dtype=torch.bool)
     return target, target != ignore_index

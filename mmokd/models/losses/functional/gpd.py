@@ -5,13 +5,13 @@ from typing import Optional
 import torch.nn.functional as F
 from torch import Tensor
 
-from .common import resize_labels
+from .common import valid_items
 
 
 def gpd_soft_cross_entropy(logits_s: Tensor,
                            logits_dt: Tensor,
                            label_smoothing: float = 0.1,
-                           ignore_index: int = 255,
+                           ignore_index: Optional[int] = 255,
                            target: Optional[Tensor] = None) -> Tensor:
     """GPD's distillation term from the dynamic teacher to the student.
 
@@ -23,21 +23,21 @@ def gpd_soft_cross_entropy(logits_s: Tensor,
 
         SCE = (1 - eps) * H(p_D, p_S) + eps * mean_c(-log p_S)
 
-    averaged over samples (``(N, C)`` logits) or over labelled pixels
-    (``(N, C, H, W)`` logits, class axis 1).
+    averaged over the items that count (samples of ``(N, C)`` logits,
+    pixels of ``(N, C, H, W)`` logits; see :func:`~.common.valid_items`).
 
     Args:
         logits_s (Tensor): Student logits, ``(N, C)`` or ``(N, C, H, W)``.
         logits_dt (Tensor): Dynamic-teacher logits of the same shape;
             detached here.
         label_smoothing (float): ``eps``. Defaults to 0.1.
-        ignore_index (int): Label of pixels left out. Defaults to 255.
-        target (Tensor, optional): ``(N, H, W)`` label map (any resolution,
-            resized by nearest neighbour) whose ``ignore_index`` pixels are
-            left out; dense logits only.
+        ignore_index (int, optional): Label of items left out; None: every
+            item counts. Defaults to 255.
+        target (Tensor, optional): Labels, ``(N,)`` or an ``(N, H, W)`` map
+            at any resolution; None: every item counts.
 
     Returns:
-        Tensor: Scalar loss; 0 when every pixel is ignored.
+        Tensor: Scalar loss; 0 when every item is left out.
     """
     if logits_s.shape != logits_dt.shape:
         raise ValueError('gpd_soft_cross_entropy: student and dynamic-'
@@ -47,10 +47,7 @@ def gpd_soft_cross_entropy(logits_s: Tensor,
     p_dt = F.softmax(logits_dt.detach(), dim=1)
     smoothed = (1 - label_smoothing) * p_dt + label_smoothing / p_dt.shape[1]
     per_item = -(smoothed * log_p_s).sum(dim=1)
-    if target is None:
+    valid = valid_items(target, ignore_index, logits_s)
+    if valid is None:
         return per_item.mean()
-    if per_item.dim() != 3:
-        raise ValueError('gpd_soft_cross_entropy: a label map needs dense '
-                         f'(N, C, H, W) logits, got {tuple(logits_s.shape)}.')
-    valid = ~resize_labels(target == ignore_index, logits_s)
     return (per_item * valid).sum() / valid.sum().clamp(min=1)

@@ -14,13 +14,10 @@ KDCL_STRATEGIES = ('naive', 'linear', 'minlogit', 'general', 'mean')
 
 
 def _kdcl_rows(logits_list: Sequence[Tensor], target: Tensor,
-               ignore_index: int) -> Tuple[Tensor, Tensor, Tensor]:
+               ignore_index: Optional[int]) -> Tuple[Tensor, Tensor, Tensor]:
     """Detached logits of every network as ``(M, P, C)`` rows (resized to
-    the first network's size), the ``(P,)`` labels and their validity.
-
-    ``ignore_index`` only applies to dense (segmentation) labels: class
-    255 is a real ImageNet class.
-    """
+    the first network's size), the ``(P,)`` labels and their validity
+    (all True when ``ignore_index`` is None)."""
     first = logits_list[0].detach()
     stacked = torch.stack(
         [class_last(resize_like(z.detach(), first)) for z in logits_list])
@@ -100,7 +97,7 @@ def kdcl_linear_weights(logits: Tensor,
 def kdcl_ensemble(logits_list: Sequence[Tensor],
                   target: Tensor,
                   strategy: str = 'minlogit',
-                  ignore_index: int = 255,
+                  ignore_index: Optional[int] = 255,
                   weights: Optional[Tensor] = None) -> Tensor:
     """KDCL's ensemble teacher ``z_t`` from the networks' logits, detached.
 
@@ -124,14 +121,15 @@ def kdcl_ensemble(logits_list: Sequence[Tensor],
     label-dependent strategies (``'naive'``, ``'minlogit'``); they carry no
     loss anyway. ``'linear'`` fits ``alpha`` on labelled pixels only and
     applies it everywhere (uniform ``alpha`` if none is labelled).
-    ``ignore_index`` is not used for ``(N,)`` classification labels.
+    ``ignore_index=None`` leaves nothing out (classification, where
+    class 255 is a real ImageNet class).
 
     Args:
         logits_list (list[Tensor]): M >= 1 logits ``(N, C)`` or
             ``(N, C, H, W)``.
         target (Tensor): ``(N,)`` classes or ``(N, H, W)`` label maps.
         strategy (str): One of ``KDCL_STRATEGIES``.
-        ignore_index (int): Ignored label of dense targets.
+        ignore_index (int, optional): Label left out; None: none.
         weights (Tensor, optional): ``(M,)`` weights, ``'general'`` only.
 
     Returns:
@@ -174,7 +172,8 @@ def kdcl_ensemble(logits_list: Sequence[Tensor],
 
 def kdcl_error_gram(logits_list: Sequence[Tensor],
                     target: Tensor,
-                    ignore_index: int = 255) -> Tuple[Tensor, Tensor]:
+                    ignore_index: Optional[int] = 255
+                    ) -> Tuple[Tensor, Tensor]:
     """Sums behind KDCL-General's error covariance, ready to all-reduce.
 
     ``sum_n (f_i(x_n) - t_n) . (f_j(x_n) - t_n)`` over samples (labelled
@@ -184,7 +183,7 @@ def kdcl_error_gram(logits_list: Sequence[Tensor],
     Args:
         logits_list (list[Tensor]): M logits ``(N, C[, H, W])``.
         target (Tensor): ``(N,)`` classes or ``(N, H, W)`` label maps.
-        ignore_index (int): Ignored label of dense targets.
+        ignore_index (int, optional): Label left out; None: none.
 
     Returns:
         tuple[Tensor, Tensor]: ``(M, M)`` float64 sums and the float64
@@ -219,7 +218,7 @@ def perrone_cooper_weights(covariance: Tensor, eps: float = 1e-6) -> Tensor:
 def kdcl_general_weights(logits_list: Sequence[Tensor],
                          target: Tensor,
                          eps: float = 1e-6,
-                         ignore_index: int = 255) -> Tensor:
+                         ignore_index: Optional[int] = 255) -> Tensor:
     """KDCL-General weights from the networks' predictions on a held-out
     set: :func:`perrone_cooper_weights` of
     ``C_ij = mean_n (f_i - t) . (f_j - t)`` (see :func:`kdcl_error_gram`).
@@ -228,7 +227,7 @@ def kdcl_general_weights(logits_list: Sequence[Tensor],
         logits_list (list[Tensor]): M logits ``(N, C[, H, W])``.
         target (Tensor): Labels.
         eps (float): Ridge of :func:`perrone_cooper_weights`.
-        ignore_index (int): Ignored label of dense targets.
+        ignore_index (int, optional): Label left out; None: none.
 
     Returns:
         Tensor: ``(M,)`` float64 weights summing to 1.

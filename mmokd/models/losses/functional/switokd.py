@@ -12,10 +12,11 @@ from .common import class_last, label_rows, resize_like
 
 
 def _probs_and_onehot(logits: Tensor, target: Tensor,
-                      ignore_index: int) -> Tuple[Tensor, Tensor, Tensor]:
+                      ignore_index: Optional[int]
+                      ) -> Tuple[Tensor, Tensor, Tensor]:
     """Softmax probabilities, one-hot labels and a validity mask, with the
-    class axis last: ``(M, C)`` for ``M`` samples or pixels. Only dense
-    labels are ever ignored (class 255 is a real ImageNet class)."""
+    class axis last: ``(M, C)`` for ``M`` samples or pixels; nothing is
+    left out when ``ignore_index`` is None (classification)."""
     target, valid = label_rows(target, logits, ignore_index)
     logits = class_last(logits)
     onehot = F.one_hot(target.clamp(0, logits.shape[1] - 1),
@@ -26,7 +27,7 @@ def _probs_and_onehot(logits: Tensor, target: Tensor,
 def switokd_statistics(logits_s: Tensor,
                        logits_t: Tensor,
                        target: Tensor,
-                       ignore_index: int = 255) -> Tensor:
+                       ignore_index: Optional[int] = 255) -> Tensor:
     """Sums behind SwitOKD's switch, ready to be all-reduced over ranks.
 
     Qian et al., "Switchable Online Knowledge Distillation", ECCV 2022
@@ -39,7 +40,7 @@ def switokd_statistics(logits_s: Tensor,
         logits_s (Tensor): Student logits ``(N, C[, H, W])``.
         logits_t (Tensor): Teacher logits, same layout.
         target (Tensor): ``(N,)`` classes or ``(N, H, W)`` label maps.
-        ignore_index (int): Ignored label (segmentation).
+        ignore_index (int, optional): Label left out; None: none.
 
     Returns:
         Tensor: ``[sum s, sum t, sum G, count]`` (float64).
@@ -96,7 +97,8 @@ def switokd_mode(logits_s: Tensor,
                  logits_t: Tensor,
                  target: Tensor,
                  require_teacher_better: bool = True,
-                 ignore_index: int = 255) -> Tuple[bool, float, float]:
+                 ignore_index: Optional[int] = 255
+                 ) -> Tuple[bool, float, float]:
     """Whether SwitOKD's expert mode holds for one batch on one process.
 
     Args:
@@ -104,7 +106,7 @@ def switokd_mode(logits_s: Tensor,
         logits_t (Tensor): Teacher logits.
         target (Tensor): Labels.
         require_teacher_better (bool): See :func:`switokd_decision`.
-        ignore_index (int): Ignored label (segmentation).
+        ignore_index (int, optional): Label left out; None: none.
 
     Returns:
         tuple: ``(expert, delta, G)``.
