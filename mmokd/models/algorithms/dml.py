@@ -4,6 +4,7 @@ import inspect
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmokd.registry import MODELS
+from ..tasks.det_matching import check_det_peer_configs
 from ..utils import build_loss
 from .online_distill import OnlineDistill
 
@@ -103,6 +104,11 @@ class DML(OnlineDistill):
         **kwargs: Other arguments of :class:`OnlineDistill`.
     """
 
+    #: Whether the method's terms reuse a detection head's own targets
+    #: (labels, label weights): then its assigner must not depend on the
+    #: predictions (:func:`~mmokd.models.tasks.det_matching.check_det_peers`).
+    uses_head_targets: bool = False
+
     def __init__(self,
                  peers: Dict[str, dict],
                  logits: Union[str, Dict[str, str]],
@@ -111,6 +117,11 @@ class DML(OnlineDistill):
                  per_source_terms: Sequence[str] = (),
                  **kwargs) -> None:
         names = list(peers)
+        # Detectors: same preprocessing, class count and prior layout
+        # (checked on the configs, before anything is built).
+        check_det_peer_configs(peers, kwargs.get('student', 'student'),
+                               kwargs.get('num_classes'), logit_terms=True,
+                               target_terms=self.uses_head_targets)
         dml_loss = dml_loss or dict(type='mmokd.DMLLoss')
         # Refuses bad settings; tells whether the loss reads labels.
         takes_labels = 'gt' in inspect.signature(
