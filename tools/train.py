@@ -10,7 +10,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
 import mmokd  # noqa: F401  (compatibility fixes, registration)
-from mmokd.utils import (check_dataset_folders, check_views,
+from mmokd.utils import (check_dataset_folders, check_mcdistil, check_views,
                          needs_cpu_distributed, setup_cpu_distributed,
                          shutdown_distributed)
 from mmokd.utils.launcher_watch import exit_with_launcher
@@ -134,6 +134,7 @@ def main() -> None:
     cfg = build_config(args)
     check_dataset_folders(cfg)
     check_views(cfg)
+    check_mcdistil(cfg)
     add_label_check(cfg)
     hold_work_dir(cfg.work_dir, args.launcher)
     if args.resume == 'auto':

@@ -1,0 +1,10 @@
+# MC-Distil, CIFAR-100, as resnet10_resnet10-5s_cifar100.py (total batch 400
+# = 1 GPU x 400, 300 epochs) with a frozen CE-trained ResNet34 teacher (CE
+# 80.46 top-1; the teacher of the authors' runner_kd.sh / runner_dgkd.sh).
+_base_ = ['./resnet10_resnet10-5s_cifar100.py']
+
+model = dict(
+    peers=dict(
+        teacher=dict(
+            backbone=dict(arch='resnet34'),
+            init_cfg=dict(checkpoint=_base_.ckpt_dir + '/ce_resnet34.pth'))))
