@@ -11,6 +11,7 @@ predictions. Each check reads the peers' model configs, so
 again when they are built.
 """
 import copy
+import os.path as osp
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from torch import nn
@@ -236,9 +237,28 @@ def check_det_peer_configs(peers: Dict[str, Union[dict, nn.Module]],
         logit_terms (bool): See :func:`check_det_peers`.
         target_terms (bool): See :func:`check_det_peers`.
     """
+    if not any(_declares_mmdet(cfg) for cfg in peers.values()):
+        return  # no mmdet import, no config loaded for other peers
     models = {
         name: peer_model_config(cfg, num_classes)
         for name, cfg in peers.items()
     }
     if any(is_detector_config(model) for model in models.values()):
         check_det_peers(models, student, logit_terms, target_terms)
+
+
+def _declares_mmdet(cfg: Union[dict, nn.Module]) -> bool:
+    """Whether a peer config is an mmdet model: an ``ExternalModel`` of an
+    ``mmdet::`` config or of a local config in mmdet's scope, or a type
+    prefixed ``mmdet.``."""
+    if isinstance(cfg, nn.Module):
+        return False
+    kind = str(cfg.get('type', ''))
+    if kind.split('.')[-1] != 'ExternalModel':
+        return kind.startswith('mmdet.')
+    path = str(cfg.get('cfg_path', ''))
+    if '::' in path:
+        return path.startswith('mmdet::')
+    from mmengine.config import Config
+    return osp.isfile(path) and \
+        Config.fromfile(path).get('default_scope') == 'mmdet'
