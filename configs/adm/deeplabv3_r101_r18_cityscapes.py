@@ -6,15 +6,12 @@
 # adapter is needed). The paper gives no alpha / beta / gamma for
 # Cityscapes: the ImageNet values (rich spatial information) are used,
 # alpha = 0.2, beta = 0.6, gamma = 0.01.
-_base_ = ['../dml/deeplabv3_r101_r18_cityscapes.py']
+_base_ = [
+    '../dml/deeplabv3_r101_r18_cityscapes.py',
+    '../_base_/adm_settings.py'
+]
 
 model = dict(
     distiller=dict(
-        type='ADMDistiller',
-        feature=dict(source='decode_head.bottleneck'),
-        classifier='decode_head.conv_seg',
-        channels=dict(student=128, teacher=512),
-        alpha=0.2,
-        beta=0.6,
-        gamma=0.01,
-        ignore_index=255))
+        _base_.adm_cityscapes,
+        channels=dict(student=128, teacher=512)))

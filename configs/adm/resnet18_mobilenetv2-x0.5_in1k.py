@@ -5,16 +5,13 @@
 # (its "L_co = KD, L_di = CE" row equals the full-model row of Tables 3 and
 # 13); set consensus_form='ce' for Eq. 7 as written. Table 4: 65.10 / 69.66.
 # Feature loss on F only (stages do not align).
-_base_ = ['../dml/resnet18_mobilenetv2-x0.5_in1k.py']
+_base_ = [
+    '../dml/resnet18_mobilenetv2-x0.5_in1k.py',
+    '../_base_/adm_settings.py'
+]
 
 model = dict(
     distiller=dict(
-        type='ADMDistiller',
-        feature=dict(source='backbone', data_idx=-1),
-        classifier='head.fc',
+        _base_.adm_imagenet,
         channels=dict(student=1280, teacher=512),
-        feature_stages=[],
-        alpha=0.2,
-        beta=0.6,
-        gamma=0.01,
-        consensus_form='kd'))
+        feature_stages=[]))

@@ -4,13 +4,11 @@
 # The consensus term takes the KD form of Table 15 (its "L_co = KD, L_di = CE"
 # row equals the full-model row of Tables 3 and 13); set consensus_form='ce'
 # for Eq. 7 as written. Table 3: 71.07 / 70.94.
-_base_ = ['../dml/resnet18_resnet18_in1k.py']
+_base_ = ['../dml/resnet18_resnet18_in1k.py', '../_base_/adm_settings.py']
 
 model = dict(
     distiller=dict(
-        type='ADMDistiller',
-        feature=dict(source='backbone', data_idx=-1),
-        classifier='head.fc',
+        _base_.adm_imagenet,
         channels=dict(student=512, teacher=512),
         feature_stages=[
             dict(
@@ -19,8 +17,4 @@ model = dict(
             dict(
                 source='backbone.layer3',
                 channels=dict(student=256, teacher=256)),
-        ],
-        alpha=0.2,
-        beta=0.6,
-        gamma=0.01,
-        consensus_form='kd'))
+        ]))

@@ -3,19 +3,17 @@
 # base DML tau = 1, lambda = 1; ADM alpha = beta = 0.01, gamma = 1.0 (ADM
 # paper, Sec. 5.1; Table 1: DML+ADM 74.23 / 79.62). Feature loss on layer2 and
 # F (weights 1/4, 1/2).
-_base_ = ['../dml/resnet32x4_resnet8x4_cifar100.py']
+_base_ = [
+    '../dml/resnet32x4_resnet8x4_cifar100.py',
+    '../_base_/adm_settings.py'
+]
 
 model = dict(
     distiller=dict(
-        type='ADMDistiller',
-        feature=dict(source='backbone', data_idx=-1),
-        classifier='head.fc',
+        _base_.adm_cifar100,
         channels=dict(student=256, teacher=256),
         feature_stages=[
             dict(
                 source='backbone.layer2',
                 channels=dict(student=128, teacher=128))
-        ],
-        alpha=0.01,
-        beta=0.01,
-        gamma=1.0))
+        ]))

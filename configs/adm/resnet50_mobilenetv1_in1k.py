@@ -4,15 +4,9 @@
 # 0.6, gamma = 0.01 (ADM paper, Sec. 5.1; Table 4: 71.69 / 75.68), consensus
 # in the KD form (see resnet34_resnet18_in1k.py). Feature loss on F only
 # (stages do not align).
-_base_ = ['../dml/resnet50_mobilenetv1_in1k.py']
+_base_ = ['../dml/resnet50_mobilenetv1_in1k.py', '../_base_/adm_settings.py']
 
 model = dict(
     distiller=dict(
-        type='ADMDistiller',
-        feature=dict(source='backbone', data_idx=-1),
-        classifier='head.fc',
-        channels=dict(student=1024, teacher=2048),
-        alpha=0.2,
-        beta=0.6,
-        gamma=0.01,
-        consensus_form='kd'))
+        _base_.adm_imagenet,
+        channels=dict(student=1024, teacher=2048)))

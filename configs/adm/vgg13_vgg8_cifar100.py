@@ -3,19 +3,14 @@
 # = 1, lambda = 1; ADM alpha = beta = 0.01, gamma = 1.0 (ADM paper, Sec. 5.1;
 # Table 1: DML+ADM 72.8 / 76.07). Feature loss on stage3 and F (weights 1/4,
 # 1/2).
-_base_ = ['../dml/vgg13_vgg8_cifar100.py']
+_base_ = ['../dml/vgg13_vgg8_cifar100.py', '../_base_/adm_settings.py']
 
 model = dict(
     distiller=dict(
-        type='ADMDistiller',
-        feature=dict(source='backbone', data_idx=-1),
-        classifier='head.fc',
+        _base_.adm_cifar100,
         channels=dict(student=512, teacher=512),
         feature_stages=[
             dict(
                 source='backbone.stage3',
                 channels=dict(student=512, teacher=512))
-        ],
-        alpha=0.01,
-        beta=0.01,
-        gamma=1.0))
+        ]))

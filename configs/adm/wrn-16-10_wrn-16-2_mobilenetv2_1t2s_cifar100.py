@@ -3,18 +3,16 @@
 # 0.01, gamma = 1.0; the three-network DML base states the schedule (total
 # batch 128 = 1 GPU x 128). Paper (MobileNetV2 / WRN-16-2 / WRN-16-10): 71.69 /
 # 74.80 / 80.58.
-_base_ = ['../dml/wrn-16-10_wrn-16-2_mobilenetv2_cifar100.py']
+_base_ = [
+    '../dml/wrn-16-10_wrn-16-2_mobilenetv2_cifar100.py',
+    '../_base_/adm_settings.py'
+]
 
 model = dict(
     distiller=dict(
-        type='ADMDistiller',
-        feature=dict(source='backbone', data_idx=-1),
-        classifier='head.fc',
+        _base_.adm_cifar100,
         channels=dict(student=1280, assistant=128, teacher=640),
         pairs=[
             dict(teacher='teacher', student='student'),
             dict(teacher='teacher', student='assistant')
-        ],
-        alpha=0.01,
-        beta=0.01,
-        gamma=1.0))
+        ]))

@@ -3,15 +3,13 @@
 # base DML tau = 1, lambda = 1; ADM alpha = beta = 0.01, gamma = 1.0 (ADM
 # paper, Sec. 5.1; Table 2: DML+ADM 68.10 / 73.62). Stages do not align:
 # feature loss on F only.
-_base_ = ['../dml/wrn-16-2_mobilenetv2-x0.5_cifar100.py']
+_base_ = [
+    '../dml/wrn-16-2_mobilenetv2-x0.5_cifar100.py',
+    '../_base_/adm_settings.py'
+]
 
 model = dict(
     distiller=dict(
-        type='ADMDistiller',
-        feature=dict(source='backbone', data_idx=-1),
-        classifier='head.fc',
+        _base_.adm_cifar100,
         channels=dict(student=1280, teacher=128),
-        feature_stages=[],
-        alpha=0.01,
-        beta=0.01,
-        gamma=1.0))
+        feature_stages=[]))
