@@ -20,6 +20,40 @@ TINY_RETINANET = {
     'model.bbox_head.stacked_convs': 1,
 }
 
+_NARROW_R18 = {
+    'model.backbone.depth': 18,
+    'model.backbone.init_cfg': None,
+    'model.neck.in_channels': [64, 128, 256, 512],
+    'model.neck.out_channels': 32,
+}
+#: Tiny single-network stand-ins of each detector family (the same head,
+#: prior generator and assigner; narrow, ResNet-18, no download):
+#: ``{family: (mmdet config, cfg_options)}``.
+TINY_DETECTORS = {
+    'retinanet': (RETINANET_R18, TINY_RETINANET),
+    'gfl': ('mmdet::gfl/gfl_r50_fpn_1x_coco.py',
+            dict(_NARROW_R18, **{
+                'model.bbox_head.in_channels': 32,
+                'model.bbox_head.feat_channels': 32,
+                'model.bbox_head.stacked_convs': 1
+            })),
+    'fcos': ('mmdet::fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
+             dict(_NARROW_R18, **{
+                 'model.backbone.style': 'pytorch',
+                 'model.bbox_head.in_channels': 32,
+                 'model.bbox_head.feat_channels': 32,
+                 'model.bbox_head.stacked_convs': 1
+             })),
+    'faster-rcnn': ('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+                    dict(_NARROW_R18, **{
+                        'model.rpn_head.in_channels': 32,
+                        'model.rpn_head.feat_channels': 32,
+                        'model.roi_head.bbox_roi_extractor.out_channels': 32,
+                        'model.roi_head.bbox_head.in_channels': 32,
+                        'model.roi_head.bbox_head.fc_out_channels': 64
+                    })),
+}
+
 #: Native-size pipeline of the tiny COCO images (no 1333x800 resize).
 TINY_TRAIN_PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -28,13 +62,14 @@ TINY_TRAIN_PIPELINE = [
 ]
 
 
-def tiny_dml_model_cfg(path=DML_RETINANET, overrides=TINY_RETINANET,
-                       **model):
-    """The ``model`` of a detection DML config with both peers replaced by
-    tiny RetinaNet R18s (``model`` entries override the algorithm's)."""
+def tiny_dml_model_cfg(path=DML_RETINANET, family='retinanet', **model):
+    """The ``model`` of a detection config with every peer replaced by the
+    tiny detector of ``family`` (``model`` entries override the
+    algorithm's)."""
     cfg = Config.fromfile(path).model
+    cfg_path, overrides = TINY_DETECTORS[family]
     for name in cfg.peers:
-        cfg.peers[name].cfg_path = RETINANET_R18
+        cfg.peers[name].cfg_path = cfg_path
         cfg.peers[name].cfg_options = dict(overrides)
     cfg.update(model)
     return cfg
