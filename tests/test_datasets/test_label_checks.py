@@ -13,6 +13,7 @@ from mmokd.datasets.label_checks import (LabelSpace, describe_labels,
                                          invalid_labels)
 from mmokd.datasets.sample_checks import check_dataset
 from mmokd.engine.hooks import LabelCheckHook
+from mmokd.models.tasks import ClsTask, SegTask
 
 CITYSCAPES = LabelSpace(19, 255)
 
@@ -41,6 +42,7 @@ def seg_sample(values, path):
 def test_hook_names_the_file_of_an_invalid_label():
     hook = LabelCheckHook()
     hook._spaces['train'] = CITYSCAPES
+    hook._task = SegTask()
     good = seg_sample([0, 18, 255], 'a/good')
     hook.before_train_iter(None, 0, dict(data_samples=[good, good]))
     bad = seg_sample([0, 30, 255], 'b/bad')
@@ -52,6 +54,7 @@ def test_hook_names_the_file_of_an_invalid_label():
         'seg_map_path=b/bad_gtFine_labelTrainIds.png.')
     assert 'tools/misc/check_dataset.py' in str(error.value)
     hook._spaces['val'] = LabelSpace(100)
+    hook._task = ClsTask()
     sample = DataSample(metainfo=dict(sample_idx=7)).set_gt_label(100)
     with pytest.raises(ValueError, match=r'val_dataloader: label 100 '
                        r'outside \[0, 100\) in sample_idx=7\.'):

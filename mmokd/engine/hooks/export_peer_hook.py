@@ -5,6 +5,7 @@ from typing import Optional
 from mmengine.dist import is_main_process
 from mmengine.hooks import EMAHook, Hook
 
+from mmokd.models.algorithms.base import PeerAlgorithm
 from mmokd.models.utils import nonfinite_tensors, unwrap
 from mmokd.registry import HOOKS
 from mmokd.utils.export import save_peer_checkpoint
@@ -44,7 +45,7 @@ class ExportPeerHook(Hook):
         """
         if not is_main_process():
             return
-        algorithm = unwrap(runner.model)
+        algorithm: PeerAlgorithm = unwrap(runner.model)
         peer = self.peer or algorithm.student_name
         meta = dict(exported_peer=peer, iter=runner.iter, epoch=runner.epoch)
         ema = [hook for hook in runner.hooks if isinstance(hook, EMAHook)]

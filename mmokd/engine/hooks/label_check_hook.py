@@ -1,20 +1,14 @@
 """Stops at the first batch with an invalid label, naming its file."""
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
 
 from mmokd.datasets.label_checks import (LabelSpace, describe_labels,
                                          describe_sample, invalid_labels,
                                          label_space)
+from mmokd.models.tasks import BaseTask
+from mmokd.models.utils import unwrap
 from mmokd.registry import HOOKS
-
-
-def _labels(sample: Any) -> Any:
-    """A data sample's labels: the label map (mmseg) or the class indices
-    (mmpretrain); None when it carries neither."""
-    if 'gt_sem_seg' in sample:
-        return sample.gt_sem_seg.data
-    return sample.get('gt_label')
 
 
 @HOOKS.register_module()
@@ -40,22 +34,26 @@ class LabelCheckHook(Hook):
 
     def __init__(self) -> None:
         self._spaces = dict(train=None, val=None)
+        self._task: Optional[BaseTask] = None
 
     def before_train(self, runner) -> None:
-        """Reads the training set's label space.
+        """Reads the training set's label space and the model's task,
+        which reads the labels of a sample.
 
         Args:
             runner (Runner): The runner.
         """
         self._spaces['train'] = label_space(runner.train_dataloader.dataset)
+        self._task = unwrap(runner.model).task
 
     def before_val(self, runner) -> None:
-        """Reads the validation set's label space.
+        """Reads the validation set's label space and the model's task.
 
         Args:
             runner (Runner): The runner.
         """
         self._spaces['val'] = label_space(runner.val_loop.dataloader.dataset)
+        self._task = unwrap(runner.model).task
 
     def before_train_iter(self,
                           runner,
@@ -68,7 +66,8 @@ class LabelCheckHook(Hook):
             batch_idx (int): Index of the batch in the epoch.
             data_batch (dict, optional): The batch from the dataloader.
         """
-        self._check(self._spaces['train'], data_batch, 'train_dataloader')
+        self._check(self._spaces['train'], self._task, data_batch,
+                    'train_dataloader')
 
     def before_val_iter(self,
                         runner,
@@ -81,29 +80,29 @@ class LabelCheckHook(Hook):
             batch_idx (int): Index of the batch in the epoch.
             data_batch (dict, optional): The batch from the dataloader.
         """
-        self._check(self._spaces['val'], data_batch, 'val_dataloader')
+        self._check(self._spaces['val'], self._task, data_batch,
+                    'val_dataloader')
 
     @staticmethod
-    def _check(space: Optional[LabelSpace], data_batch: Optional[dict],
-               loader: str) -> None:
+    def _check(space: Optional[LabelSpace], task: Optional[BaseTask],
+               data_batch: Optional[dict], loader: str) -> None:
         """Raises on the first sample with an invalid label.
 
         Args:
             space (LabelSpace, optional): Valid labels (None: no check).
+            task (BaseTask, optional): Reads a sample's labels (None: no
+                check).
             data_batch (dict, optional): The batch.
             loader (str): The dataloader's config field, for the message.
 
         Raises:
             ValueError: Naming the sample's files and the invalid values.
         """
-        if space is None or not data_batch:
+        if space is None or task is None or not data_batch:
             return
         samples: Sequence = data_batch.get('data_samples') or []
         for sample in samples:
-            labels = _labels(sample)
-            if labels is None:
-                continue
-            values = invalid_labels(labels, space)
+            values = invalid_labels(task.labels([sample]), space)
             if values:
                 raise ValueError(
                     f'{loader}: {describe_labels(values, space)} in '

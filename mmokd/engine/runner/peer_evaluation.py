@@ -3,13 +3,15 @@ from typing import Dict, List, Sequence, Union
 
 from mmengine.runner import TestLoop, ValLoop
 
+from mmokd.models.algorithms.base import PeerAlgorithm
 from mmokd.models.utils import unwrap
 from mmokd.registry import LOOPS
 
 PeerSpec = Union[str, Sequence[str]]
 
 
-def _resolve(spec: PeerSpec, algorithm, field: str) -> List[str]:
+def _resolve(spec: PeerSpec, algorithm: PeerAlgorithm,
+             field: str) -> List[str]:
     """Turns ``'all'``, a name or a list of names into peer names."""
     if spec == 'all':
         names = list(algorithm.peer_names)
@@ -31,7 +33,7 @@ def _evaluate(loop, peers: List[str]) -> Dict[str, float]:
     The student's metrics keep their plain names (so ``save_best`` tracks
     the student); every other peer's are prefixed ``'{peer}.'``.
     """
-    algorithm = unwrap(loop.runner.model)
+    algorithm: PeerAlgorithm = unwrap(loop.runner.model)
     metrics: Dict[str, float] = {}
     for peer in peers:
         with algorithm.evaluating(peer):
