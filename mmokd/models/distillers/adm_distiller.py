@@ -400,5 +400,6 @@ class ADMDistiller(OnlineDistiller):
         """
         if self.fused_terms is None:
             return super().forward(data_samples, step_data)
-        with self.fused_terms.installed(self.losses):
+        with self.fused_terms.installed(self.losses,
+                                        self.loss_forward_mappings):
             return super().forward(data_samples, step_data)

@@ -20,7 +20,7 @@ gives the reason.
 """
 from contextlib import contextmanager
 from functools import partial
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from mmengine.logging import MMLogger
@@ -46,8 +46,10 @@ class FusedADMTerms:
 
         fused = FusedADMTerms()
         consensus, divergence = fused.attention(aligned_s, feat_t, eps)
-        with fused.installed(distiller.losses):
-            losses = loss_module(**inputs)  # compiled forward
+        with fused.installed(distiller.losses,
+                             distiller.loss_forward_mappings):
+            loss = distiller.losses['student']['loss_adm_consensus'](
+                **inputs)  # its compiled forward
 
     Args:
         field (str): The config field of the switch, named in the log.
@@ -112,27 +114,58 @@ class FusedADMTerms:
         return self._call(adm_attention, feat_s, feat_t, eps)
 
     @contextmanager
-    def installed(self, losses: nn.ModuleDict) -> Iterator[None]:
-        """Inside the block, calling an ADM term of ``losses`` (``{owner:
-        {name: loss}}``) runs its compiled ``forward`` (hooks still run).
+    def installed(self, losses: nn.ModuleDict,
+                  mappings: Dict[str, Dict[str, dict]]) -> Iterator[None]:
+        """Inside the block, calling an ADM term of ``losses`` runs its
+        compiled ``forward`` (the module's hooks still run).
 
-        Only instance attributes are set, and removed on exit, so the
-        modules stay plain outside (``deepcopy``, ``inspect.signature``).
+        A compiled graph is one autograd node with an edge to every input
+        that requires a gradient, even one that the eager code reads only
+        under ``no_grad`` (the teacher's classifier in the consensus term's
+        KD form): another peer's backward would then reach through it (and
+        DDP would see that peer's parameters ready twice in one step).
+        Every ADM term reaches only its owner, so the inputs recorded from
+        other peers are detached first. Only instance attributes are set,
+        and removed on exit: outside the block the modules are plain
+        (``deepcopy``, ``inspect.signature``).
 
         Args:
-            losses (nn.ModuleDict): The distiller's losses.
+            losses (nn.ModuleDict): The distiller's ``{owner: {name:
+                loss}}``.
+            mappings (dict): Its ``{owner: {name: {arg: source}}}``.
         """
-        terms = [
-            loss for owner_losses in losses.values()
-            for loss in owner_losses.values() if isinstance(loss, ADM_TERMS)
-        ]
+        terms = []
         try:
-            for loss in terms:
-                loss.forward = partial(self._call, type(loss).forward, loss)
+            for owner, owner_losses in losses.items():
+                for name, loss in owner_losses.items():
+                    if isinstance(loss, ADM_TERMS):
+                        loss.forward = partial(self._call_term, loss, owner,
+                                               mappings[owner][name])
+                        terms.append(loss)
             yield
         finally:
             for loss in terms:
                 loss.__dict__.pop('forward', None)
+
+    def _call_term(self, loss: nn.Module, owner: str,
+                   sources: Dict[str, Any], **inputs) -> Tensor:
+        """``loss``'s compiled ``forward`` on its inputs, those recorded
+        from peers other than ``owner`` detached."""
+        inputs = {
+            arg: _owned(value, sources[arg], owner)
+            for arg, value in inputs.items()
+        }
+        return self._call(type(loss).forward, loss, **inputs)
+
+
+def _owned(value: Any, source: Any, owner: str) -> Any:
+    """``value`` (a tensor or a list), detached where its ``source`` is a
+    record of a peer other than ``owner``."""
+    if isinstance(source, list):
+        return [_owned(v, s, owner) for v, s in zip(value, source)]
+    if isinstance(value, Tensor) and source.get('peer', owner) != owner:
+        return value.detach()
+    return value
 
 
 def _batch_dynamic(value: object) -> None:
