@@ -6,7 +6,9 @@ from mmengine.dist import all_reduce
 from torch import Tensor
 
 from mmokd.registry import MODELS
-from ..losses.functional import switokd_decision, switokd_statistics
+from ..losses.functional import (det_rows, det_switokd_statistics,
+                                 switokd_decision, switokd_statistics)
+from ..tasks import DetTask
 from ..utils import LossDict, check_flag, is_loss_term, unwrap
 from .dml import DML, LOGITS, dml_term
 
@@ -24,9 +26,10 @@ class SwitOKD(DML):
     ``t = mean ||p_t - y||_1``, ``G = mean ||p_s - p_t||_1``,
     ``delta = s - exp(-t / (s + t)) * t``. The pair is in expert mode when
     ``G > delta`` and ``t < s`` (authors' code), otherwise in learning mode.
-    For segmentation the means run over labelled pixels. Under distributed
-    training the sums are all-reduced before deciding, so every rank takes
-    the same decisions.
+    For segmentation the means run over labelled pixels; for detection
+    over the priors the student's head assigned (its labels, weight > 0).
+    Under distributed training the sums are all-reduced before deciding,
+    so every rank takes the same decisions.
 
     A teacher whose pairs are all in expert mode is paused: no backward and
     no optimizer step (weights and optimizer state stay as they are; its
@@ -68,6 +71,9 @@ class SwitOKD(DML):
             and 2T1S code).
         **kwargs: Arguments of :class:`DML`.
     """
+
+    #: Detection: the switch reads the student head's own targets.
+    uses_head_targets = True
 
     def __init__(self,
                  teacher: str = 'teacher',
@@ -135,10 +141,7 @@ class SwitOKD(DML):
         """
         target = self.task.labels(data_samples)
         stats = torch.stack([
-            switokd_statistics(
-                self.record_logits(student, LOGITS),
-                self.record_logits(teacher, LOGITS), target,
-                self._ignored_label(student, teacher))
+            self._pair_statistics(student, teacher, target)
             for teacher, student in self.pairs
         ])
         all_reduce(stats)  # identical decisions on every rank
@@ -148,6 +151,25 @@ class SwitOKD(DML):
             for pair_stats in stats
         ]
 
+    def _pair_statistics(self, student: str, teacher: str,
+                         target: Tensor) -> Tensor:
+        """One pair's switch sums (``[s, t, G, count]``) of this step.
+
+        Detection: over the priors inside the image that the student's
+        head assigned with a positive weight, its own labels as ``y``
+        (:func:`det_switokd_statistics`).
+        """
+        logits_s = self.record_logits(student, LOGITS)
+        logits_t = self.record_logits(teacher, LOGITS)
+        if isinstance(self.task, DetTask):
+            labels, valid = logits_s.target_rows()
+            return det_switokd_statistics(
+                det_rows(logits_s.cls_scores, logits_s.num_logits),
+                det_rows(logits_t.cls_scores, logits_t.num_logits), labels,
+                valid, logits_s.activation)
+        return switokd_statistics(logits_s, logits_t, target,
+                                  self._ignored_label(student, teacher))
+
     def reweight_losses(self, losses: Dict[str, LossDict],
                         data_samples: list,
                         log_vars: Dict[str, Tensor]) -> None:
@@ -156,7 +178,9 @@ class SwitOKD(DML):
         are and ``strict_pause`` is off), and pauses it when all its pairs
         are and ``strict_pause`` is on (:meth:`peers_to_update`)."""
         decisions = self.decide(data_samples)
-        device = self.record(self.student_name, LOGITS).device
+        record = self.record(self.student_name, LOGITS)
+        device = record.cls_scores[0].device if isinstance(
+            self.task, DetTask) else record.device
         for (teacher, student), (expert, delta,
                                  gap) in zip(self.pairs, decisions):
             suffix = '' if len(self.pairs) == 1 else f'.{teacher}_{student}'

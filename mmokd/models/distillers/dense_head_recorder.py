@@ -1,12 +1,58 @@
 """Records an mmdet dense head's classification outputs of every level."""
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+import torch
 from mmrazor.models.task_modules.recorder.base_recorder import BaseRecorder
-from torch import nn
+from torch import Tensor, nn
 
 from mmokd.registry import TASK_UTILS
 from ..losses.functional import padding_valid_masks
 from ..tasks.det_task import DenseHeadRecord
+
+
+def head_targets(head: nn.Module, targets: tuple,
+                 cls_scores: List[Tensor]) -> Dict[str, Any]:
+    """A dense head's ``get_targets`` result in one form.
+
+    Anchor heads (RetinaNet, RPN) return ``(labels, label_weights, ...,
+    avg_factor)`` and GFL ``(anchors, labels, label_weights, ...,
+    avg_factor)``, per level ``(N, H * W * A)``; FCOS returns per level the
+    labels of all images concatenated and weighs every point, normalising
+    by its positives.
+
+    Args:
+        head (nn.Module): The head.
+        targets (tuple): What its ``get_targets`` returned.
+        cls_scores (list[Tensor]): Its classification maps of the step.
+
+    Returns:
+        dict: ``labels`` and ``label_weights`` (``(N, H * W * A)`` per
+        level) and ``avg_factor``.
+
+    Raises:
+        TypeError: A head whose targets are not read here.
+    """
+    from mmdet.models.dense_heads import AnchorHead, FCOSHead, GFLHead
+    if isinstance(head, FCOSHead):
+        num = cls_scores[0].shape[0]
+        labels = [level.view(num, -1) for level in targets[0]]
+        positives = sum(
+            int((level < head.num_classes).sum()) for level in labels)
+        return dict(
+            labels=labels,
+            label_weights=[torch.ones_like(level) for level in labels],
+            avg_factor=float(max(positives, 1)))
+    if isinstance(head, GFLHead):
+        return dict(
+            labels=targets[1], label_weights=targets[2],
+            avg_factor=targets[5])
+    if isinstance(head, AnchorHead):
+        return dict(
+            labels=targets[0], label_weights=targets[1],
+            avg_factor=targets[4])
+    raise TypeError(
+        f'mmokd.DenseHead: the targets of a {type(head).__name__} are not '
+        'read; supported: anchor heads (RetinaNet, RPN), GFL, FCOS.')
 
 
 @TASK_UTILS.register_module()
@@ -21,8 +67,11 @@ class DenseHeadRecorder(BaseRecorder):
     it records them, and a forward pre-hook on the detector keeps the
     batch's data samples, whose ``pad_shape`` says which priors see the
     image (``prior_generator.valid_flags``, as anchor heads use it). The
-    recorded maps are the ones the head's own loss reads, so no forward is
-    repeated and no prior is assigned twice.
+    head's ``get_targets`` is wrapped on this instance to keep the labels,
+    label weights and ``avg_factor`` its loss assigns
+    (:func:`head_targets`). The recorded maps and targets are the ones the
+    head's own loss reads, so no forward is repeated and no prior is
+    assigned twice.
 
     Example:
         >>> recorders = dict(student=dict(logits=dict(
@@ -56,6 +105,19 @@ class DenseHeadRecorder(BaseRecorder):
                 '(single-stage) or "rpn_head" (two-stage).')
         model.register_forward_pre_hook(self._samples_hook, with_kwargs=True)
         head.register_forward_hook(self._outputs_hook)
+        compute_targets = head.get_targets
+
+        def get_targets(*args, **kwargs) -> tuple:
+            """The head's own ``get_targets``, its result recorded."""
+            targets = compute_targets(*args, **kwargs)
+            if self._recording and self.data_buffer:
+                record = self.data_buffer[-1]
+                record.targets.update(
+                    head_targets(head, targets, record.cls_scores))
+            return targets
+
+        # On this instance only: other networks' heads are untouched.
+        head.get_targets = get_targets
 
     def _samples_hook(self, module: nn.Module, args: Tuple,
                       kwargs: dict) -> None:
@@ -87,7 +149,8 @@ class DenseHeadRecorder(BaseRecorder):
                 num_logits=module.cls_out_channels,
                 activation='sigmoid' if module.use_sigmoid_cls else
                 'softmax',
-                head=self.source))
+                head=self.source,
+                targets={}))
 
     def __enter__(self) -> None:
         """Starts recording (the buffer is emptied)."""

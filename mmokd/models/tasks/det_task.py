@@ -1,6 +1,6 @@
 """Object detection (mmdet 3.x dense heads) as an online distillation
 task."""
-from typing import Any, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,11 @@ class DenseHeadRecord(NamedTuple):
         activation (str): ``'sigmoid'`` or ``'softmax'``
             (``use_sigmoid_cls``).
         head (str): The head's module name, e.g. ``'bbox_head'``.
+        targets (dict): The targets the head's own loss assigned in this
+            step, filled when it computes them: ``labels`` and
+            ``label_weights`` (``(N, H * W * A)`` per level, background
+            label ``C``) and ``avg_factor``; empty when the head computed
+            no loss (a frozen peer).
     """
 
     cls_scores: List[Tensor]
@@ -31,6 +36,30 @@ class DenseHeadRecord(NamedTuple):
     num_logits: int
     activation: str
     head: str
+    targets: Dict[str, Any]
+
+    def target_rows(self) -> Tuple[Tensor, Tensor]:
+        """The head's labels as rows in mmdet's order (level, image, y, x,
+        prior) and which rows count: inside the image and with a
+        positive label weight (MaxIoUAssigner's neutral band has weight
+        0).
+
+        Returns:
+            tuple[Tensor, Tensor]: ``(P,)`` labels and ``(P,)`` mask.
+
+        Raises:
+            RuntimeError: The head computed no targets in this step.
+        """
+        if 'labels' not in self.targets:
+            raise RuntimeError(
+                f'{self.head}: no targets were recorded in this step (the '
+                'head computed no loss, e.g. a frozen peer); terms that '
+                'reuse the head\'s targets need a trained peer.')
+        labels = torch.cat([t.reshape(-1) for t in self.targets['labels']])
+        weights = torch.cat(
+            [t.reshape(-1) for t in self.targets['label_weights']])
+        inside = torch.cat([mask.reshape(-1) for mask in self.valid])
+        return labels, inside & (weights > 0)
 
 
 def detector_heads(network: nn.Module) -> List[nn.Module]:
