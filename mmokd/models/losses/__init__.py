@@ -1,5 +1,6 @@
 """Registered online distillation losses and their pure functions."""
 from .adm_losses import ADMConsensusLoss, ADMDivergenceLoss, ADMFeatureLoss
+from .det_dml_loss import DetDMLLoss
 from .dml_loss import DMLLoss
 from .functional import (KDCL_STRATEGIES, adm_attention, adm_consensus_loss,
                          adm_divergence_loss, adm_feature_loss, adm_similarity,
@@ -13,7 +14,8 @@ from .mcdistil_loss import MCDistilLoss
 
 __all__ = [
     'ADMConsensusLoss', 'ADMDivergenceLoss', 'ADMFeatureLoss', 'DMLLoss',
-    'GPDSoftCELoss', 'KDCLLoss', 'KDCL_STRATEGIES', 'MCDistilLoss',
+    'DetDMLLoss', 'GPDSoftCELoss', 'KDCLLoss', 'KDCL_STRATEGIES',
+    'MCDistilLoss',
     'adm_attention', 'adm_consensus_loss', 'adm_divergence_loss',
     'adm_feature_loss', 'adm_similarity', 'dml_kl', 'gpd_soft_cross_entropy',
     'kdcl_ensemble', 'kdcl_error_gram', 'kdcl_general_weights',
