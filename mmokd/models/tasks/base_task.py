@@ -1,4 +1,5 @@
 """What a task means to online distillation (the task adapter contract)."""
+import importlib
 from typing import Any, List, Optional
 
 from torch import Tensor, nn
@@ -19,9 +20,9 @@ class BaseTask:
     ``(target, ignore_index)`` with ``ignore_index=None`` (or no target)
     meaning that every item counts.
 
-    Subclasses set :attr:`name`, :attr:`is_dense` and :attr:`activation`
-    and implement :meth:`fits`, :meth:`labels`, :meth:`num_classes` and
-    :meth:`logits_error`.
+    Subclasses set the class attributes below and implement
+    :meth:`labels` and :meth:`num_classes`; a task whose logits are not
+    one tensor also overrides :meth:`logits_error`.
     """
 
     #: Short name used in messages, e.g. ``'classification'``.
@@ -30,18 +31,31 @@ class BaseTask:
     is_dense: bool = False
     #: The class activation of the logits: ``'softmax'`` or ``'sigmoid'``.
     activation: str = 'softmax'
+    #: The base class of the networks of this task, as a dotted path
+    #: (imported when first needed, e.g. ``'mmseg.models.BaseSegmentor'``).
+    network_base: str = ''
+    #: The layout of one logits tensor, e.g. ``'(N, C)'``: its rank is
+    #: checked.
+    logits_layout: str = ''
 
     @classmethod
     def fits(cls, network: nn.Module) -> bool:
-        """Whether ``network`` is a network of this task.
+        """Whether ``network`` is a network of this task: an instance of
+        :attr:`network_base`.
 
         Args:
             network (nn.Module): A built network (not wrapped).
 
         Returns:
-            bool: True when this task reads ``network``.
+            bool: True when this task reads ``network``; False when the
+            package of :attr:`network_base` is not installed.
         """
-        raise NotImplementedError
+        module, _, name = cls.network_base.rpartition('.')
+        try:
+            base = getattr(importlib.import_module(module), name)
+        except ImportError:
+            return False
+        return isinstance(network, base)
 
     def labels(self, data_samples: List[Any]) -> Tensor:
         """The batch's ground truth as one tensor.
@@ -78,7 +92,8 @@ class BaseTask:
         return ignore_index if self.is_dense else None
 
     def logits_error(self, logits: Any) -> Optional[str]:
-        """What is wrong with ``logits`` for this task.
+        """What is wrong with ``logits`` for this task: not one tensor of
+        :attr:`logits_layout`'s rank.
 
         Args:
             logits: A recorded output routed to a logits argument.
@@ -87,7 +102,12 @@ class BaseTask:
             str, optional: A description of the mismatch; None when the
             logits fit.
         """
-        raise NotImplementedError
+        if not isinstance(logits, Tensor):
+            return f'recorded a {type(logits).__name__}, not a tensor'
+        if logits.dim() != self.logits_layout.count(',') + 1:
+            return (f'recorded logits of shape {tuple(logits.shape)}, not '
+                    f'{self.logits_layout}')
+        return None
 
     def check_logits(self, logits: Any, source: str) -> None:
         """Raises unless ``logits`` fit this task.

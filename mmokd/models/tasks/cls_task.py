@@ -23,19 +23,8 @@ class ClsTask(BaseTask):
     name = 'classification'
     is_dense = False
     activation = 'softmax'
-
-    @classmethod
-    def fits(cls, network: nn.Module) -> bool:
-        """Whether ``network`` is an mmpretrain classifier.
-
-        Args:
-            network (nn.Module): A built network.
-
-        Returns:
-            bool: True for ``mmpretrain.models.BaseClassifier``.
-        """
-        from mmpretrain.models import BaseClassifier
-        return isinstance(network, BaseClassifier)
+    network_base = 'mmpretrain.models.BaseClassifier'
+    logits_layout = '(N, C)'
 
     def labels(self, data_samples: List[Any]) -> Tensor:
         """``(N,)`` class indices of mmpretrain ``DataSample`` items.
@@ -52,17 +41,6 @@ class ClsTask(BaseTask):
                            'PackInputs) or set model.task.')
         return torch.cat([s.gt_label for s in data_samples]).long()
 
-    def ignored_label(self, ignore_index: int) -> Optional[int]:
-        """None: classification labels are never left out.
-
-        Args:
-            ignore_index (int): The term's setting (unused here).
-
-        Returns:
-            None.
-        """
-        return None
-
     def num_classes(self, network: nn.Module) -> Optional[int]:
         """``network.head.num_classes``.
 
@@ -73,19 +51,3 @@ class ClsTask(BaseTask):
             int, optional: The class count.
         """
         return getattr(getattr(network, 'head', None), 'num_classes', None)
-
-    def logits_error(self, logits: Any) -> Optional[str]:
-        """Classification logits are one ``(N, C)`` tensor.
-
-        Args:
-            logits: The recorded output.
-
-        Returns:
-            str, optional: The mismatch, or None.
-        """
-        if not isinstance(logits, Tensor):
-            return f'recorded a {type(logits).__name__}, not a tensor'
-        if logits.dim() != 2:
-            return (f'recorded logits of shape {tuple(logits.shape)}, not '
-                    '(N, C)')
-        return None

@@ -25,19 +25,8 @@ class SegTask(BaseTask):
     name = 'segmentation'
     is_dense = True
     activation = 'softmax'
-
-    @classmethod
-    def fits(cls, network: nn.Module) -> bool:
-        """Whether ``network`` is an mmseg segmentor.
-
-        Args:
-            network (nn.Module): A built network.
-
-        Returns:
-            bool: True for ``mmseg.models.segmentors.BaseSegmentor``.
-        """
-        from mmseg.models.segmentors import BaseSegmentor
-        return isinstance(network, BaseSegmentor)
+    network_base = 'mmseg.models.segmentors.BaseSegmentor'
+    logits_layout = '(N, C, h, w)'
 
     def labels(self, data_samples: List[Any]) -> Tensor:
         """``(N, H, W)`` label maps of mmseg ``SegDataSample`` items.
@@ -66,19 +55,3 @@ class SegTask(BaseTask):
         """
         head = getattr(network, 'decode_head', None)
         return getattr(head, 'num_classes', None)
-
-    def logits_error(self, logits: Any) -> Optional[str]:
-        """Segmentation logits are one ``(N, C, h, w)`` tensor.
-
-        Args:
-            logits: The recorded output.
-
-        Returns:
-            str, optional: The mismatch, or None.
-        """
-        if not isinstance(logits, Tensor):
-            return f'recorded a {type(logits).__name__}, not a tensor'
-        if logits.dim() != 4:
-            return (f'recorded logits of shape {tuple(logits.shape)}, not '
-                    '(N, C, h, w)')
-        return None
