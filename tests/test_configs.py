@@ -5,7 +5,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmokd.models.tasks import ClsTask, SegTask
+from mmokd.models.tasks import ClsTask, DetTask, SegTask
 from mmokd.registry import MODELS
 from tests.conftest import REPO
 
@@ -30,7 +30,8 @@ def test_config_builds_its_model(path):
         assert model.head.num_classes == 100 and 'mcdistil/ce/' in path
         return
     assert model.student_name in model.peer_names
-    task = SegTask if 'cityscapes' in path else ClsTask
+    task = DetTask if 'coco' in path else \
+        SegTask if 'cityscapes' in path else ClsTask
     assert type(model.task) is task
     if 'optim_wrapper' in cfg and 'constructor' in cfg.optim_wrapper:
         keys = {
