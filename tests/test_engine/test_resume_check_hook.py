@@ -52,3 +52,27 @@ def test_the_same_pair_and_load_from_pass():
     hook.after_load_checkpoint(
         SimpleNamespace(_resume=False, model=model),
         dict(state_dict=algorithm(teacher_width=8).state_dict()))
+
+
+def test_optimizers_of_other_modules_are_refused():
+    """A checkpoint whose optimizers are not the model's
+    ``optimized_names`` (e.g. one without MC-Distil's ``cnet``)."""
+    import torch
+    from mmengine.optim import OptimWrapper, OptimWrapperDict
+    model = algorithm(teacher_width=16)
+    wrappers = OptimWrapperDict(
+        **{
+            name: OptimWrapper(torch.optim.SGD(model.peer(name).parameters(),
+                                               lr=0.1))
+            for name in model.optimized_names
+        })
+    saved = dict(
+        state_dict=model.state_dict(),
+        optimizer=dict(student=wrappers['student'].state_dict()))
+    runner = SimpleNamespace(_resume=True, model=model,
+                             optim_wrapper=wrappers)
+    with pytest.raises(RuntimeError, match=r"optimizers: checkpoint "
+                       r"\['student'\], model \['student', 'teacher'\]"):
+        ResumeCheckHook().after_load_checkpoint(runner, saved)
+    saved['optimizer'] = wrappers.state_dict()
+    ResumeCheckHook().after_load_checkpoint(runner, saved)

@@ -3,6 +3,7 @@ import re
 from typing import Dict, List
 
 from mmengine.hooks import Hook
+from mmengine.optim import OptimWrapperDict
 
 from mmokd.models.utils import unwrap
 from mmokd.registry import HOOKS
@@ -16,10 +17,13 @@ class ResumeCheckHook(Hook):
     mmengine loads a resumed ``state_dict`` non-strictly: a checkpoint of
     another pair prints one size-mismatch line per tensor and then fails
     in the optimizer with an unrelated message. This hook compares the
-    checkpoint's keys and shapes with the model's first and raises one
-    short error naming the networks on both sides and the first keys that
-    differ. ``load_from`` (not a resume) is left to mmengine, which loads
-    what fits, e.g. to fine-tune with another head.
+    checkpoint's keys and shapes with the model's first, and, with one
+    optimizer per trained module, the checkpoint's optimizers with the
+    model's ``optimized_names`` (the
+    :class:`~mmokd.models.algorithms.base.PeerAlgorithm` contract); it
+    raises one short error naming the networks on both sides and the
+    first keys that differ. ``load_from`` (not a resume) is left to
+    mmengine, which loads what fits, e.g. to fine-tune with another head.
 
     Example:
         >>> default_hooks = dict(
@@ -56,6 +60,13 @@ class ResumeCheckHook(Hook):
             for k, v in checkpoint.get('state_dict', checkpoint).items()
         }
         differences = _differences(saved, expected)
+        optimizers = checkpoint.get('optimizer')
+        if isinstance(getattr(runner, 'optim_wrapper', None),
+                      OptimWrapperDict) and isinstance(optimizers, dict) \
+                and sorted(optimizers) != sorted(model.optimized_names):
+            differences.insert(
+                0, f'optimizers: checkpoint {sorted(optimizers)}, model '
+                f'{sorted(model.optimized_names)}')
         if not differences:
             return
         shown = '\n  '.join(differences[:self.max_keys])
