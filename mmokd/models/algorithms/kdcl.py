@@ -6,7 +6,12 @@ import torch
 from torch import Tensor
 
 from mmokd.registry import MODELS
-from ..losses.functional import KDCL_STRATEGIES, kdcl_ensemble, kdcl_error_gram
+from ..losses.functional import (DET_KDCL_STRATEGIES, KDCL_STRATEGIES,
+                                 det_kdcl_ensemble, det_onehot_levels,
+                                 kdcl_ensemble, kdcl_error_gram)
+from ..tasks import DetTask
+from ..tasks.det_task import DenseHeadRecord
+from ..tasks.det_matching import check_det_peer_configs
 from ..utils import (check_integer, check_nonnegative, check_positive,
                      unwrap)
 from .dml import LOGITS, distiller_recording_logits
@@ -14,20 +19,28 @@ from .online_distill import OnlineDistill
 
 
 def _dml_loss_settings(dml_loss: Optional[dict]) -> dict:
-    """``tau``, ``loss_weight`` and ``ignore_index`` of a ``DMLLoss``
-    config (``model.dml_loss`` inherited from a DML config)."""
+    """``tau``, ``loss_weight`` and ``ignore_index`` of a ``DMLLoss`` (or
+    ``DetDMLLoss``) config (``model.dml_loss`` inherited from a DML
+    config)."""
     if dml_loss is None:
         return {}
     settings = dict(dml_loss)
     loss_type = settings.pop('type', 'DMLLoss')
     settings.pop('peer_reduction', None)  # KDCL has one target
     unknown = set(settings) - {'tau', 'loss_weight', 'ignore_index'}
-    if loss_type.split('.')[-1] != 'DMLLoss' or unknown:
+    if loss_type.split('.')[-1] not in ('DMLLoss', 'DetDMLLoss') or unknown:
         raise ValueError(
             'model.dml_loss: KDCL reads only tau, loss_weight and '
             f'ignore_index of a DMLLoss config, got {dml_loss}; set '
             'model.tau / model.loss_weight instead.')
     return settings
+
+
+def _is_detection(dml_loss: Optional[dict]) -> bool:
+    """Whether the inherited DML config distills detectors
+    (``mmokd.DetDMLLoss``)."""
+    return dml_loss is not None and str(dml_loss.get(
+        'type', '')).split('.')[-1] == 'DetDMLLoss'
 
 
 @MODELS.register_module()
@@ -68,6 +81,13 @@ class KDCL(OnlineDistill):
     (``dict(type='DMLLoss', tau=..., loss_weight=...)``), so a KDCL config
     inherits a DML one and changes only ``type`` (and the views); ``tau``
     and ``loss_weight`` given to KDCL itself take precedence.
+
+    Detection (a DML config with ``mmokd.DetDMLLoss``): one shared view;
+    ``z_t`` per prior and class of the dense heads (``'minlogit'``,
+    ``'naive'`` or ``'mean'``, :func:`det_kdcl_ensemble`) with the
+    student head's own targets as ``y``, and each network's term is
+    ``DetDMLLoss`` towards it over the assigned priors, normalised by the
+    ensemble's soft foreground count.
 
     Example:
         >>> model = dict(
@@ -113,6 +133,9 @@ class KDCL(OnlineDistill):
                 f'model.ensemble_strategy: must be one of '
                 f'{list(KDCL_STRATEGIES)}, got "{ensemble_strategy}".')
         inherited = _dml_loss_settings(dml_loss)
+        detection = _is_detection(dml_loss)
+        if detection:
+            self._check_detection(peers, ensemble_strategy, kwargs)
         defaults = dict(tau=1.0, loss_weight=1.0, ignore_index=255)
         given = dict(tau=tau, loss_weight=loss_weight,
                      ignore_index=ignore_index)
@@ -133,22 +156,72 @@ class KDCL(OnlineDistill):
         distiller, losses, mappings = distiller_recording_logits(
             distiller, logits, names)
         for name in (n for n in names if n not in frozen):
-            losses.setdefault(name, {})['loss_kdcl'] = dict(
-                type='mmokd.KDCLLoss',
-                tau=tau,
-                loss_weight=loss_weight,
-                strategy=ensemble_strategy,
-                ignore_index=ignore_index)
-            mappings.setdefault(name, {})['loss_kdcl'] = dict(
+            mapping = dict(
                 preds_S=dict(peer=name, recorder=LOGITS),
-                preds_T=dict(data='kdcl_ensemble'),
-                gt=dict(data='gt'))
+                preds_T=dict(data='kdcl_ensemble'))
+            if detection:
+                loss = dict(
+                    type='mmokd.DetDMLLoss', tau=tau, loss_weight=loss_weight)
+            else:
+                loss = dict(
+                    type='mmokd.KDCLLoss',
+                    tau=tau,
+                    loss_weight=loss_weight,
+                    strategy=ensemble_strategy,
+                    ignore_index=ignore_index)
+                mapping['gt'] = dict(data='gt')
+            losses.setdefault(name, {})['loss_kdcl'] = loss
+            mappings.setdefault(name, {})['loss_kdcl'] = mapping
         super().__init__(peers=peers, distiller=distiller, **kwargs)
         self.ensemble_strategy = ensemble_strategy
         self.ignore_index = ignore_index
         if ensemble_strategy == 'general':
             self.register_buffer('general_weights',
                                  torch.full((len(names), ), 1.0 / len(names)))
+
+    @staticmethod
+    def _check_detection(peers: Dict[str, dict], ensemble_strategy: str,
+                         kwargs: dict) -> None:
+        """Refuses KDCL settings detection does not support: ensembles
+        other than :data:`DET_KDCL_STRATEGIES`, several views, detectors
+        whose priors or assigners do not match."""
+        if ensemble_strategy not in DET_KDCL_STRATEGIES:
+            raise ValueError(
+                f'model.ensemble_strategy: "{ensemble_strategy}" is not '
+                'defined on detection heads; use one of '
+                f'{list(DET_KDCL_STRATEGIES)}.')
+        views = (kwargs.get('data_preprocessor') or {}).get('num_views', 1)
+        if views != 1:
+            raise ValueError(
+                f'model.data_preprocessor.num_views: {views} views; KDCL '
+                'on detection shares one view (the heads\' targets are '
+                'assigned on it). Use a single-view DetDataPreprocessor.')
+        check_det_peer_configs(peers, kwargs.get('student', 'student'),
+                               kwargs.get('num_classes'), logit_terms=True,
+                               target_terms=True)
+
+    def _det_ensemble(self) -> DenseHeadRecord:
+        """KDCL's ``z_t`` on the dense heads, as a record whose valid
+        priors are those the student's head assigned."""
+        records = [
+            self.record_logits(name, LOGITS) for name in self.peer_names
+        ]
+        student = self.record_logits(self.student_name, LOGITS)
+        if student.activation != 'sigmoid':
+            raise ValueError(
+                f'model.peers.{self.student_name}: KDCL on detection needs '
+                'a sigmoid classifier (loss_cls.use_sigmoid=True).')
+        onehot = det_onehot_levels(student.targets['labels'],
+                                   student.cls_scores, student.num_logits)
+        ensemble = det_kdcl_ensemble([r.cls_scores for r in records],
+                                     onehot, student.num_logits,
+                                     self.ensemble_strategy)
+        assigned = [
+            inside & (weights > 0) for inside, weights in zip(
+                student.valid, student.targets['label_weights'])
+        ]
+        return student._replace(
+            cls_scores=ensemble, valid=assigned, targets={})
 
     def step_data(self, data_samples: list) -> Dict[str, Tensor]:
         """The ensemble ``z_t`` of this step, computed once for all
@@ -158,8 +231,11 @@ class KDCL(OnlineDistill):
             data_samples (list): The batch's data samples (labels).
 
         Returns:
-            dict: ``{'kdcl_ensemble': z_t}`` (detached).
+            dict: ``{'kdcl_ensemble': z_t}`` (detached; for detection a
+            :class:`DenseHeadRecord` of the ensemble maps).
         """
+        if isinstance(self.task, DetTask):
+            return {'kdcl_ensemble': self._det_ensemble()}
         logits = [
             self.record_logits(name, LOGITS) for name in self.peer_names
         ]

@@ -24,9 +24,11 @@ class DetDMLLoss(nn.Module):
     averaged (``peer_reduction='mean'``) or summed. Box regression is not
     distilled.
 
-    Both records must come from heads of the same prior layout (strides,
-    priors per position, ``K``): the algorithm checks this before
-    training.
+    The priors that count are the target record's ``valid`` ones: inside
+    the image for a peer's record (DML); the assigned priors for KDCL's
+    ensemble, which ``mmokd.KDCL`` routes here as a record. Both records
+    must come from heads of the same prior layout (strides, priors per
+    position, ``K``): the algorithms check this before training.
 
     Config example (DML on RetinaNet)::
 
@@ -72,7 +74,7 @@ class DetDMLLoss(nn.Module):
         peers = [preds_T] if isinstance(preds_T, DenseHeadRecord) else \
             list(preds_T)
         terms = [
-            det_dml_kl(preds_S.cls_scores, peer.cls_scores, preds_S.valid,
+            det_dml_kl(preds_S.cls_scores, peer.cls_scores, peer.valid,
                        preds_S.num_logits, preds_S.activation, self.tau)
             for peer in peers
         ]

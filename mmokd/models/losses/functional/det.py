@@ -318,3 +318,78 @@ def det_switokd_statistics(rows_s: Tensor, rows_t: Tensor, labels: Tensor,
     dist = [(a - b).abs().sum(dim=1).double().sum()
             for a, b in ((p_s, onehot), (p_t, onehot), (p_s, p_t))]
     return torch.stack(dist + [valid.sum().double()])
+
+
+#: KDCL ensembles defined on a sigmoid detection head (per prior and
+#: class); ``linear`` and ``general`` are not.
+DET_KDCL_STRATEGIES = ('minlogit', 'naive', 'mean')
+
+
+def det_onehot_levels(labels: Sequence[Tensor],
+                      cls_scores: Sequence[Tensor],
+                      num_logits: int) -> List[Tensor]:
+    """A sigmoid head's per-prior labels as binary targets on its own
+    ``(N, A * K, H, W)`` grids (zeros for background, label ``K``).
+
+    Args:
+        labels (list[Tensor]): ``(N, H * W * A)`` labels per level.
+        cls_scores (list[Tensor]): The head's maps (for the layout).
+        num_logits (int): ``K``.
+
+    Returns:
+        list[Tensor]: Float targets shaped like ``cls_scores``.
+    """
+    grids = []
+    for level, score in zip(labels, cls_scores):
+        n, _, h, w = score.shape
+        onehot = F.one_hot(level.long(), num_logits + 1)[..., :num_logits]
+        grids.append(
+            onehot.to(score.dtype).view(n, h, w, -1, num_logits).permute(
+                0, 3, 4, 1, 2).reshape(score.shape))
+    return grids
+
+
+def det_kdcl_ensemble(cls_scores: Sequence[Sequence[Tensor]],
+                      onehot: Sequence[Tensor],
+                      num_logits: int,
+                      strategy: str = 'minlogit') -> List[Tensor]:
+    """KDCL's ensemble ``z_t`` of several sigmoid detection heads, per
+    prior and class (Guo et al., CVPR 2020, Sec. 3.2).
+
+    ``'minlogit'``: :func:`binary_minlogit`; ``'naive'``: per prior, the
+    logits of the network with the lowest binary cross-entropy summed
+    over classes; ``'mean'``: the mean logits.
+
+    Args:
+        cls_scores (list[list[Tensor]]): Per network, its
+            ``(N, A * K, H, W)`` maps per level (same layout for all).
+        onehot (list[Tensor]): Binary targets per level
+            (:func:`det_onehot_levels`).
+        num_logits (int): ``K``.
+        strategy (str): One of :data:`DET_KDCL_STRATEGIES`.
+
+    Returns:
+        list[Tensor]: The detached ensemble maps per level.
+    """
+    if strategy not in DET_KDCL_STRATEGIES:
+        raise ValueError(
+            f'det_kdcl_ensemble: strategy must be one of '
+            f'{DET_KDCL_STRATEGIES} on detection heads, got "{strategy}".')
+    ensemble = []
+    for level, target in enumerate(onehot):
+        stacked = torch.stack(
+            [scores[level].detach() for scores in cls_scores])
+        if strategy == 'minlogit':
+            ensemble.append(binary_minlogit(stacked, target))
+        elif strategy == 'mean':
+            ensemble.append(stacked.mean(dim=0))
+        else:
+            m, n, channels, h, w = stacked.shape
+            shape = (m, n, channels // num_logits, num_logits, h, w)
+            bce = F.binary_cross_entropy_with_logits(
+                stacked, target.expand_as(stacked), reduction='none')
+            best = bce.view(shape).sum(3, keepdim=True).argmin(
+                dim=0, keepdim=True).expand(1, *shape[1:])
+            ensemble.append(
+                stacked.view(shape).gather(0, best)[0].view(target.shape))
+    return ensemble
