@@ -10,9 +10,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
 import mmokd  # noqa: F401  (compatibility fixes, registration)
-from mmokd.utils import (check_dataset_folders, check_mcdistil, check_views,
-                         needs_cpu_distributed, setup_cpu_distributed,
-                         shutdown_distributed)
+from mmokd.utils import (check_dataset_folders, check_detection,
+                         check_mcdistil, check_views, needs_cpu_distributed,
+                         setup_cpu_distributed, shutdown_distributed)
 from mmokd.utils.launcher_watch import exit_with_launcher
 from mmokd.utils.work_dir_lock import hold_work_dir
 
@@ -135,6 +135,7 @@ def main() -> None:
     check_dataset_folders(cfg)
     check_views(cfg)
     check_mcdistil(cfg)
+    check_detection(cfg)
     add_label_check(cfg)
     hold_work_dir(cfg.work_dir, args.launcher)
     if args.resume == 'auto':

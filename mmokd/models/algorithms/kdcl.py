@@ -135,7 +135,7 @@ class KDCL(OnlineDistill):
         inherited = _dml_loss_settings(dml_loss)
         detection = _is_detection(dml_loss)
         if detection:
-            self._check_detection(peers, ensemble_strategy, kwargs)
+            self.check_detection(peers, ensemble_strategy, kwargs)
         defaults = dict(tau=1.0, loss_weight=1.0, ignore_index=255)
         given = dict(tau=tau, loss_weight=loss_weight,
                      ignore_index=ignore_index)
@@ -180,11 +180,18 @@ class KDCL(OnlineDistill):
                                  torch.full((len(names), ), 1.0 / len(names)))
 
     @staticmethod
-    def _check_detection(peers: Dict[str, dict], ensemble_strategy: str,
-                         kwargs: dict) -> None:
+    def check_detection(peers: Dict[str, dict], ensemble_strategy: str,
+                        kwargs: dict) -> None:
         """Refuses KDCL settings detection does not support: ensembles
         other than :data:`DET_KDCL_STRATEGIES`, several views, detectors
-        whose priors or assigners do not match."""
+        whose priors or assigners do not match (also run by
+        ``tools/train.py`` on the config).
+
+        Args:
+            peers (dict): ``model.peers``.
+            ensemble_strategy (str): ``model.ensemble_strategy``.
+            kwargs (dict): The other ``model`` fields.
+        """
         if ensemble_strategy not in DET_KDCL_STRATEGIES:
             raise ValueError(
                 f'model.ensemble_strategy: "{ensemble_strategy}" is not '

@@ -237,7 +237,7 @@ def check_det_peer_configs(peers: Dict[str, Union[dict, nn.Module]],
         logit_terms (bool): See :func:`check_det_peers`.
         target_terms (bool): See :func:`check_det_peers`.
     """
-    if not any(_declares_mmdet(cfg) for cfg in peers.values()):
+    if not any(declares_mmdet(cfg) for cfg in peers.values()):
         return  # no mmdet import, no config loaded for other peers
     models = {
         name: peer_model_config(cfg, num_classes)
@@ -247,7 +247,7 @@ def check_det_peer_configs(peers: Dict[str, Union[dict, nn.Module]],
         check_det_peers(models, student, logit_terms, target_terms)
 
 
-def _declares_mmdet(cfg: Union[dict, nn.Module]) -> bool:
+def declares_mmdet(cfg: Union[dict, nn.Module]) -> bool:
     """Whether a peer config is an mmdet model: an ``ExternalModel`` of an
     ``mmdet::`` config or of a local config in mmdet's scope, or a type
     prefixed ``mmdet.``."""

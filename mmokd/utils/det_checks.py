@@ -1,0 +1,102 @@
+"""Checks a detection config before training starts, naming the field to
+fix (``tools/train.py``; the algorithms repeat the model checks when they
+are built)."""
+import os.path as osp
+from typing import Any, Dict
+
+from mmengine.config import Config
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+EVALUATORS = ('val_evaluator', 'test_evaluator')
+
+
+def _type_name(cfg: Any) -> str:
+    """The unscoped ``type`` of a config dict ('' when it has none)."""
+    kind = cfg.get('type', '') if isinstance(cfg, dict) else ''
+    return kind.split('.')[-1] if isinstance(kind, str) else ''
+
+
+def _check_annotations(cfg: Config) -> None:
+    """Raises if a COCO dataset or metric names no existing annotation
+    file."""
+    for name in DATALOADERS:
+        dataset = (cfg.get(name) or {}).get('dataset') or {}
+        if _type_name(dataset) != 'CocoDataset':
+            continue
+        ann_file = dataset.get('ann_file')
+        path = osp.join(dataset.get('data_root') or '', ann_file or '')
+        if not ann_file or not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{name}.dataset.ann_file: "{path}" is not a file. COCO '
+                'datasets read their boxes from it; point it at the '
+                'split\'s instances_*.json (tools/dataset_converters/'
+                'make_tiny_datasets.py coco writes a tiny set).')
+    for name in EVALUATORS:
+        for metric in (lambda m: m if isinstance(m, list) else [m])(
+                cfg.get(name) or []):
+            ann_file = metric.get('ann_file') if isinstance(metric,
+                                                            dict) else None
+            if _type_name(metric) == 'CocoMetric' and ann_file and \
+                    not osp.isfile(ann_file):
+                raise FileNotFoundError(
+                    f'{name}.ann_file: "{ann_file}" is not a file; point it '
+                    'at the evaluated split\'s instances_*.json (it is not '
+                    'joined with data_root).')
+
+
+def _method_needs(model: Dict[str, Any]) -> Dict[str, bool]:
+    """Which matching an algorithm's terms need: logit terms (DML, KDCL,
+    SwitOKD) and terms that reuse the heads' targets (KDCL, SwitOKD,
+    ADM)."""
+    from mmokd.models.algorithms import DML, KDCL
+    from mmokd.registry import MODELS
+    cls = MODELS.get(_type_name(model))
+    distiller = _type_name(model.get('distiller') or {})
+    logit_terms = isinstance(cls, type) and issubclass(cls, (DML, KDCL))
+    target_terms = bool(getattr(cls, 'uses_head_targets', False)) or (
+        isinstance(cls, type) and issubclass(cls, KDCL)) or \
+        distiller == 'ADMDistiller'
+    return dict(logit_terms=logit_terms, target_terms=target_terms)
+
+
+def check_detection(cfg: Config) -> None:
+    """Refuses a detection config that cannot train, before the runner
+    exists.
+
+    Checks the COCO annotation files of the dataloaders and evaluators,
+    refuses GPD with mmdet networks, and runs the peers' matching checks
+    (:func:`~mmokd.models.tasks.det_matching.check_det_peers`) and KDCL's
+    detection settings. Configs without mmdet networks are not touched.
+
+    Args:
+        cfg (Config): The full training config.
+
+    Raises:
+        FileNotFoundError: A missing annotation file.
+        ValueError: Settings the detection methods refuse, naming the
+            field.
+    """
+    # Imported here: mmokd.models itself imports from mmokd.utils.
+    from mmokd.models.tasks.det_matching import (check_det_peer_configs,
+                                                 declares_mmdet)
+    model = cfg.get('model') or {}
+    networks = dict(model.get('peers') or {})
+    for key in ('architecture', 'teacher'):
+        if isinstance(model.get(key), dict):
+            networks[key] = model[key]
+    if not any(declares_mmdet(net) for net in networks.values()):
+        return
+    _check_annotations(cfg)
+    if _type_name(model) == 'GPD':
+        raise ValueError(
+            'model.architecture: GPD widens every layer of the student into '
+            'a dynamic teacher; mmdet detectors are not supported. Use DML, '
+            'KDCL, SwitOKD or ADM for detection.')
+    if _type_name(model) == 'KDCL':
+        from mmokd.models.algorithms import KDCL
+        KDCL.check_detection(networks,
+                             model.get('ensemble_strategy', 'minlogit'),
+                             dict(model))
+        return
+    check_det_peer_configs(networks, model.get('student', 'student'),
+                           model.get('num_classes'), **_method_needs(model))
