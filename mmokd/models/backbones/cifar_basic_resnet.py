@@ -2,18 +2,18 @@
 MC-Distil's experiments (Tambat et al., TMLR 2025)."""
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from mmengine.model import BaseModule
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmokd.registry import MODELS
-from .cifar_resnet import (KAIMING_INIT, CIFARBasicBlock, _check_out_indices,
-                           _norm, _out_channels)
+from .cifar_resnet import CIFARBasicBlock
+from .cifar_utils import (KAIMING_INIT, StagedBackbone, check_out_indices,
+                          out_channels_of, preset)
 
 _WIDE = (64, 128, 256, 512)
 
 
 @MODELS.register_module()
-class CIFARBasicResNet(BaseModule):
+class CIFARBasicResNet(StagedBackbone):
     """ResNet-10/18/34 for small images, and the thin ResNet-10 family.
 
     He et al., "Deep Residual Learning for Image Recognition", CVPR 2016,
@@ -93,10 +93,8 @@ class CIFARBasicResNet(BaseModule):
         super().__init__(init_cfg=init_cfg)
         preset_channels, preset_blocks = None, (1, 1, 1, 1)
         if arch is not None:
-            if arch not in self.arch_settings:
-                raise KeyError(f'Unknown arch {arch!r}; choose one of '
-                               f'{sorted(self.arch_settings)}')
-            preset_channels, preset_blocks = self.arch_settings[arch]
+            preset_channels, preset_blocks = preset(self.arch_settings, arch,
+                                                    'arch')
         stage_channels = tuple(stage_channels or preset_channels or ())
         num_blocks = tuple(num_blocks or preset_blocks)
         if len(stage_channels) != 4 or len(num_blocks) != 4 or \
@@ -107,28 +105,16 @@ class CIFARBasicResNet(BaseModule):
         self.arch = arch
         self.stage_channels = stage_channels
         self.num_blocks = num_blocks
-        self.out_indices = _check_out_indices(out_indices, 4)
+        self.out_indices = check_out_indices(out_indices, 4)
 
-        self.conv1 = nn.Conv2d(
-            3, stage_channels[0], 3, padding=1, bias=False)
-        self.bn1 = _norm(norm_cfg, stage_channels[0])
-        self.relu = nn.ReLU()
-        self.layer_names = []
-        in_channels = stage_channels[0]
-        for i, (channels, blocks) in enumerate(zip(stage_channels,
-                                                   num_blocks)):
-            layer = [
-                CIFARBasicBlock(
-                    in_channels if j == 0 else channels,
-                    channels,
-                    stride=2 if (i > 0 and j == 0) else 1,
-                    norm_cfg=norm_cfg) for j in range(blocks)
-            ]
-            name = f'layer{i + 1}'
-            self.add_module(name, nn.Sequential(*layer))
-            self.layer_names.append(name)
-            in_channels = channels
-        self.out_channels = _out_channels(stage_channels, self.out_indices)
+        self.add_stem(stage_channels[0], 3, norm_cfg)
+        self.add_residual_stages(
+            CIFARBasicBlock,
+            stage_channels[0],
+            stage_channels,
+            num_blocks, (1, 2, 2, 2),
+            norm_cfg=norm_cfg)
+        self.out_channels = out_channels_of(stage_channels, self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested stage maps.
@@ -140,9 +126,4 @@ class CIFARBasicResNet(BaseModule):
             tuple[Tensor]: One map per entry of ``out_indices``; stages 0-3
             have strides 1, 2, 4 and 8 and end with a ReLU.
         """
-        x = self.relu(self.bn1(self.conv1(x)))
-        outs = []
-        for name in self.layer_names:
-            x = getattr(self, name)(x)
-            outs.append(x)
-        return tuple(outs[i] for i in self.out_indices)
+        return self.select(self.forward_stages(self.stem(x)))

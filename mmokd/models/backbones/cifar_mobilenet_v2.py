@@ -5,8 +5,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import (KAIMING_INIT, _check_out_indices, _conv_norm_act,
-                           _out_channels)
+from .cifar_utils import (KAIMING_INIT, StagedBackbone, check_out_indices,
+                          conv_norm_act, out_channels_of, residual_blocks)
 
 
 class InvertedResidual(BaseModule):
@@ -41,10 +41,10 @@ class InvertedResidual(BaseModule):
         hidden = in_channels * expand_ratio
         self.use_residual = stride == 1 and in_channels == out_channels
         self.conv = nn.Sequential(
-            _conv_norm_act(in_channels, hidden, 1, norm_cfg),
-            _conv_norm_act(
+            conv_norm_act(in_channels, hidden, 1, norm_cfg),
+            conv_norm_act(
                 hidden, hidden, 3, norm_cfg, stride=stride, groups=hidden),
-            _conv_norm_act(hidden, out_channels, 1, norm_cfg, act=False))
+            conv_norm_act(hidden, out_channels, 1, norm_cfg, act=False))
 
     def forward(self, x: Tensor) -> Tensor:
         """Applies the block.
@@ -60,7 +60,7 @@ class InvertedResidual(BaseModule):
 
 
 @MODELS.register_module()
-class CIFARMobileNetV2(BaseModule):
+class CIFARMobileNetV2(StagedBackbone):
     """MobileNetV2 for CIFAR (the benchmark's width-0.5 student).
 
     Sandler et al., "MobileNetV2: Inverted Residuals and Linear
@@ -133,35 +133,31 @@ class CIFARMobileNetV2(BaseModule):
         self.width_mult = width_mult
         self.expand_ratio = expand_ratio
         num_outs = len(self.block_settings) + 1
-        self.out_indices = _check_out_indices(out_indices, num_outs)
+        self.out_indices = check_out_indices(out_indices, num_outs)
 
         in_channels = int(32 * width_mult)
-        self.conv1 = _conv_norm_act(3, in_channels, 3, norm_cfg, stride=2)
-        self.layer_names = []
+        self.conv1 = conv_norm_act(3, in_channels, 3, norm_cfg, stride=2)
         stage_channels = []
-        for i, (t, c, n, s) in enumerate(self.block_settings):
-            t = expand_ratio if t is None else t
+        for t, c, n, s in self.block_settings:
             channels = int(c * width_mult)
-            blocks = [
-                InvertedResidual(
-                    in_channels if j == 0 else channels,
+            self.add_stage(
+                residual_blocks(
+                    InvertedResidual,
+                    in_channels,
                     channels,
-                    stride=s if j == 0 else 1,
-                    expand_ratio=t,
-                    norm_cfg=norm_cfg) for j in range(n)
-            ]
-            name = f'layer{i + 1}'
-            self.add_module(name, nn.Sequential(*blocks))
-            self.layer_names.append(name)
+                    n,
+                    s,
+                    expand_ratio=expand_ratio if t is None else t,
+                    norm_cfg=norm_cfg))
             stage_channels.append(channels)
             in_channels = channels
         last = int(1280 * width_mult) if width_mult > 1.0 else 1280
-        self.conv2 = _conv_norm_act(in_channels, last, 1, norm_cfg)
+        self.conv2 = conv_norm_act(in_channels, last, 1, norm_cfg)
         stage_channels.append(last)
         self.stage_channels = tuple(stage_channels)
 
-        self.out_channels = _out_channels(self.stage_channels,
-                                          self.out_indices)
+        self.out_channels = out_channels_of(self.stage_channels,
+                                            self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested maps.
@@ -174,10 +170,6 @@ class CIFARMobileNetV2(BaseModule):
             0-6 are the stages, 7 the final 1x1 convolution's map after
             its ReLU (2x2 for a 32x32 input).
         """
-        x = self.conv1(x)
-        outs = {}
-        for i, name in enumerate(self.layer_names):
-            x = getattr(self, name)(x)
-            outs[i] = x
-        outs[len(self.layer_names)] = self.conv2(x)
-        return tuple(outs[i] for i in self.out_indices)
+        maps = self.forward_stages(self.conv1(x))
+        maps.append(self.conv2(maps[-1]))
+        return self.select(maps)

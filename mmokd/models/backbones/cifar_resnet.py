@@ -7,102 +7,12 @@ Sec. 4.2 (the CIFAR-10 family of depth ``6n + 2``), with the widened
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-
-
-def _norm(norm_cfg: dict, num_features: int) -> nn.Module:
-    """Builds one normalization layer of ``num_features`` channels."""
-    return build_norm_layer(norm_cfg, num_features)[1]
-
-
-def _conv_norm_act(in_channels: int,
-                   out_channels: int,
-                   kernel_size: int,
-                   norm_cfg: dict,
-                   stride: int = 1,
-                   groups: int = 1,
-                   act: bool = True) -> nn.Sequential:
-    """A bias-free ``kernel_size`` convolution, normalization and ReLU.
-
-    Args:
-        in_channels (int): Input channels.
-        out_channels (int): Output channels.
-        kernel_size (int): Odd kernel size; padding keeps the size at
-            stride 1.
-        norm_cfg (dict): Normalization layer config.
-        stride (int): Convolution stride. Defaults to 1.
-        groups (int): Convolution groups. Defaults to 1.
-        act (bool): Whether a ReLU follows. Defaults to True.
-
-    Returns:
-        nn.Sequential: ``conv``, ``norm`` (and ``ReLU``), indexed 0-2.
-    """
-    layers = [
-        nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=stride,
-            padding=kernel_size // 2,
-            groups=groups,
-            bias=False),
-        _norm(norm_cfg, out_channels)
-    ]
-    if act:
-        layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-def _out_channels(channels: Sequence[int],
-                  out_indices: Sequence[int]) -> Union[int, List[int]]:
-    """Channels of the returned maps: an int for one map, else a list.
-
-    Args:
-        channels (Sequence[int]): Channels of every returnable map.
-        out_indices (Sequence[int]): Checked indices of the returned maps.
-
-    Returns:
-        int | list[int]: The channels of the returned maps.
-    """
-    outs = [channels[i] for i in out_indices]
-    return outs[0] if len(outs) == 1 else outs
-
-
-# Kaiming (fan-out) convolutions and unit norm weights: the default
-# initialisation of every backbone in this package.
-KAIMING_INIT = [
-    dict(type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu'),
-    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-]
-
-
-def _check_out_indices(out_indices: Union[int, Sequence[int]],
-                       num_stages: int) -> Tuple[int, ...]:
-    """Normalizes ``out_indices`` to non-negative, checked stage indices.
-
-    Args:
-        out_indices (int | Sequence[int]): Stage indices; negative ones
-            count from the end.
-        num_stages (int): The number of stages that can be returned.
-
-    Returns:
-        tuple[int]: The indices in ``[0, num_stages)``, in the given order.
-    """
-    if isinstance(out_indices, int):
-        out_indices = (out_indices, )
-    checked = []
-    for index in out_indices:
-        if not -num_stages <= index < num_stages:
-            raise ValueError(f'out_indices entry {index} is out of range '
-                             f'for {num_stages} stages')
-        checked.append(index % num_stages)
-    if not checked:
-        raise ValueError('out_indices must not be empty')
-    return tuple(checked)
+from .cifar_utils import (KAIMING_INIT, StagedBackbone, check_out_indices,
+                          norm_layer, out_channels_of, preset)
 
 
 class CIFARBasicBlock(BaseModule):
@@ -130,18 +40,18 @@ class CIFARBasicBlock(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.conv1 = nn.Conv2d(
             in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = _norm(norm_cfg, out_channels)
+        self.bn1 = norm_layer(norm_cfg, out_channels)
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(
             out_channels, out_channels, 3, padding=1, bias=False)
-        self.bn2 = _norm(norm_cfg, out_channels)
+        self.bn2 = norm_layer(norm_cfg, out_channels)
         self.relu2 = nn.ReLU()
         self.downsample: Optional[nn.Module] = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
                 nn.Conv2d(
                     in_channels, out_channels, 1, stride=stride, bias=False),
-                _norm(norm_cfg, out_channels))
+                norm_layer(norm_cfg, out_channels))
 
     def forward(self, x: Tensor) -> Tensor:
         """Applies the block.
@@ -159,7 +69,7 @@ class CIFARBasicBlock(BaseModule):
 
 
 @MODELS.register_module()
-class CIFARResNet(BaseModule):
+class CIFARResNet(StagedBackbone):
     """ResNet of depth ``6n + 2`` for 32x32 inputs.
 
     He et al., "Deep Residual Learning for Image Recognition", CVPR 2016
@@ -249,11 +159,8 @@ class CIFARResNet(BaseModule):
         super().__init__(init_cfg=init_cfg)
         preset_depth, preset_stem, preset_stages = None, 16, (16, 32, 64)
         if arch is not None:
-            if arch not in self.arch_settings:
-                raise KeyError(f'Unknown arch {arch!r}; choose one of '
-                               f'{sorted(self.arch_settings)}')
-            preset_depth, preset_stem, preset_stages = \
-                self.arch_settings[arch]
+            preset_depth, preset_stem, preset_stages = preset(
+                self.arch_settings, arch, 'arch')
         depth = preset_depth if depth is None else depth
         if depth is None:
             raise ValueError('Give either arch or depth')
@@ -272,27 +179,15 @@ class CIFARResNet(BaseModule):
         self.num_blocks = (depth - 2) // 6
         self.stem_channels = stem_channels
         self.stage_channels = stage_channels
-        self.out_indices = _check_out_indices(out_indices, 3)
+        self.out_indices = check_out_indices(out_indices, 3)
 
-        self.conv1 = nn.Conv2d(3, stem_channels, 3, padding=1, bias=False)
-        self.bn1 = _norm(norm_cfg, stem_channels)
-        self.relu = nn.ReLU()
-        self.layer_names = []
-        in_channels = stem_channels
-        for i, channels in enumerate(stage_channels):
-            blocks = [
-                CIFARBasicBlock(
-                    in_channels if j == 0 else channels,
-                    channels,
-                    stride=2 if (i > 0 and j == 0) else 1,
-                    norm_cfg=norm_cfg) for j in range(self.num_blocks)
-            ]
-            name = f'layer{i + 1}'
-            self.add_module(name, nn.Sequential(*blocks))
-            self.layer_names.append(name)
-            in_channels = channels
-
-        self.out_channels = _out_channels(stage_channels, self.out_indices)
+        self.add_stem(stem_channels, 3, norm_cfg)
+        self.add_residual_stages(
+            CIFARBasicBlock,
+            stem_channels,
+            stage_channels, (self.num_blocks, ) * 3, (1, 2, 2),
+            norm_cfg=norm_cfg)
+        self.out_channels = out_channels_of(stage_channels, self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested stage maps.
@@ -305,9 +200,4 @@ class CIFARResNet(BaseModule):
             ``i`` has ``stage_channels[i]`` channels and stride
             ``2 ** i``. Each is the stage's output after its last ReLU.
         """
-        x = self.relu(self.bn1(self.conv1(x)))
-        outs = {}
-        for i, name in enumerate(self.layer_names):
-            x = getattr(self, name)(x)
-            outs[i] = x
-        return tuple(outs[i] for i in self.out_indices)
+        return self.select(self.forward_stages(self.stem(x)))

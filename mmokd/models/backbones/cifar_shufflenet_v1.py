@@ -6,7 +6,9 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import _check_out_indices, _norm, _out_channels
+from .cifar_utils import (StagedBackbone, check_out_indices,
+                          check_stage_blocks, norm_layer, out_channels_of,
+                          preset)
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -70,7 +72,7 @@ class ShuffleUnit(BaseModule):
         self.first_groups = groups if first_group_conv else 1
         self.conv1 = nn.Conv2d(
             in_channels, mid_channels, 1, groups=self.first_groups, bias=False)
-        self.bn1 = _norm(norm_cfg, mid_channels)
+        self.bn1 = norm_layer(norm_cfg, mid_channels)
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(
             mid_channels,
@@ -80,11 +82,11 @@ class ShuffleUnit(BaseModule):
             padding=1,
             groups=mid_channels,
             bias=False)
-        self.bn2 = _norm(norm_cfg, mid_channels)
+        self.bn2 = norm_layer(norm_cfg, mid_channels)
         self.relu2 = nn.ReLU()
         self.conv3 = nn.Conv2d(
             mid_channels, out_channels, 1, groups=groups, bias=False)
-        self.bn3 = _norm(norm_cfg, out_channels)
+        self.bn3 = norm_layer(norm_cfg, out_channels)
         self.shortcut = nn.AvgPool2d(3, stride=2, padding=1) \
             if stride == 2 else None
         self.relu3 = nn.ReLU()
@@ -112,7 +114,7 @@ class ShuffleUnit(BaseModule):
 
 
 @MODELS.register_module()
-class CIFARShuffleNetV1(BaseModule):
+class CIFARShuffleNetV1(StagedBackbone):
     """ShuffleNet 1x (v1) for CIFAR.
 
     Zhang et al., "ShuffleNet: An Extremely Efficient Convolutional Neural
@@ -180,21 +182,12 @@ class CIFARShuffleNetV1(BaseModule):
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if groups not in self.arch_settings:
-            raise KeyError(f'groups must be one of '
-                           f'{sorted(self.arch_settings)}, got {groups}')
-        if len(stage_blocks) != 3 or min(stage_blocks) < 1:
-            raise ValueError(f'stage_blocks needs three positive counts, '
-                             f'got {stage_blocks}')
+        self.stage_channels = preset(self.arch_settings, groups, 'groups')
+        self.stage_blocks = check_stage_blocks(stage_blocks, 3)
         self.groups = groups
-        self.stage_blocks = tuple(stage_blocks)
-        self.stage_channels = self.arch_settings[groups]
-        self.out_indices = _check_out_indices(out_indices, 3)
+        self.out_indices = check_out_indices(out_indices, 3)
 
-        self.conv1 = nn.Conv2d(3, self.stem_channels, 1, bias=False)
-        self.bn1 = _norm(norm_cfg, self.stem_channels)
-        self.relu = nn.ReLU()
-        self.layer_names = []
+        self.add_stem(self.stem_channels, 1, norm_cfg)
         in_channels = self.stem_channels
         for i, (channels, num_units) in enumerate(
                 zip(self.stage_channels, self.stage_blocks)):
@@ -216,13 +209,11 @@ class CIFARShuffleNetV1(BaseModule):
                             channels,
                             groups=groups,
                             norm_cfg=norm_cfg))
-            name = f'layer{i + 1}'
-            self.add_module(name, nn.Sequential(*units))
-            self.layer_names.append(name)
+            self.add_stage(units)
             in_channels = channels
 
-        self.out_channels = _out_channels(self.stage_channels,
-                                          self.out_indices)
+        self.out_channels = out_channels_of(self.stage_channels,
+                                            self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested stage maps.
@@ -235,9 +226,4 @@ class CIFARShuffleNetV1(BaseModule):
             ``i`` has ``stage_channels[i]`` channels and stride
             ``2 ** (i + 1)``, taken after the stage's last ReLU.
         """
-        x = self.relu(self.bn1(self.conv1(x)))
-        outs = {}
-        for i, name in enumerate(self.layer_names):
-            x = getattr(self, name)(x)
-            outs[i] = x
-        return tuple(outs[i] for i in self.out_indices)
+        return self.select(self.forward_stages(self.stem(x)))

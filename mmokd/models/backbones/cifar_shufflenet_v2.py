@@ -6,8 +6,9 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import (_check_out_indices, _conv_norm_act, _norm,
-                           _out_channels)
+from .cifar_utils import (StagedBackbone, check_out_indices,
+                          check_stage_blocks, conv_norm_act, out_channels_of,
+                          preset)
 from .cifar_shufflenet_v1 import channel_shuffle
 
 
@@ -35,9 +36,9 @@ class ShuffleV2Unit(BaseModule):
             raise ValueError(f'channels must be even, got {channels}')
         half = channels // 2
         self.branch = nn.Sequential(
-            _conv_norm_act(half, half, 1, norm_cfg),
-            _conv_norm_act(half, half, 3, norm_cfg, groups=half, act=False),
-            _conv_norm_act(half, half, 1, norm_cfg))
+            conv_norm_act(half, half, 1, norm_cfg),
+            conv_norm_act(half, half, 3, norm_cfg, groups=half, act=False),
+            conv_norm_act(half, half, 1, norm_cfg))
 
     def forward(self, x: Tensor) -> Tensor:
         """Applies the unit.
@@ -79,19 +80,19 @@ class ShuffleV2DownUnit(BaseModule):
             raise ValueError(f'out_channels must be even, got {out_channels}')
         mid = out_channels // 2
         self.branch1 = nn.Sequential(
-            _conv_norm_act(
+            conv_norm_act(
                 in_channels,
                 in_channels,
                 3,
                 norm_cfg,
                 stride=2,
                 groups=in_channels,
-                act=False), _conv_norm_act(in_channels, mid, 1, norm_cfg))
+                act=False), conv_norm_act(in_channels, mid, 1, norm_cfg))
         self.branch2 = nn.Sequential(
-            _conv_norm_act(in_channels, mid, 1, norm_cfg),
-            _conv_norm_act(
+            conv_norm_act(in_channels, mid, 1, norm_cfg),
+            conv_norm_act(
                 mid, mid, 3, norm_cfg, stride=2, groups=mid, act=False),
-            _conv_norm_act(mid, mid, 1, norm_cfg))
+            conv_norm_act(mid, mid, 1, norm_cfg))
 
     def forward(self, x: Tensor) -> Tensor:
         """Applies the unit.
@@ -107,7 +108,7 @@ class ShuffleV2DownUnit(BaseModule):
 
 
 @MODELS.register_module()
-class CIFARShuffleNetV2(BaseModule):
+class CIFARShuffleNetV2(StagedBackbone):
     """ShuffleNet V2 for CIFAR.
 
     Ma et al., "ShuffleNet V2: Practical Guidelines for Efficient CNN
@@ -178,22 +179,13 @@ class CIFARShuffleNetV2(BaseModule):
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         widen_factor = float(widen_factor)
-        if widen_factor not in self.arch_settings:
-            raise KeyError(f'widen_factor must be one of '
-                           f'{sorted(self.arch_settings)}, got '
-                           f'{widen_factor}')
-        if len(stage_blocks) != 3 or min(stage_blocks) < 1:
-            raise ValueError(f'stage_blocks needs three positive counts, '
-                             f'got {stage_blocks}')
+        self.stage_channels = preset(self.arch_settings, widen_factor,
+                                     'widen_factor')
+        self.stage_blocks = check_stage_blocks(stage_blocks, 3)
         self.widen_factor = widen_factor
-        self.stage_blocks = tuple(stage_blocks)
-        self.stage_channels = self.arch_settings[widen_factor]
-        self.out_indices = _check_out_indices(out_indices, 4)
+        self.out_indices = check_out_indices(out_indices, 4)
 
-        self.conv1 = nn.Conv2d(3, self.stem_channels, 1, bias=False)
-        self.bn1 = _norm(norm_cfg, self.stem_channels)
-        self.relu = nn.ReLU()
-        self.layer_names = []
+        self.add_stem(self.stem_channels, 1, norm_cfg)
         in_channels = self.stem_channels
         for i, num_units in enumerate(self.stage_blocks):
             channels = self.stage_channels[i]
@@ -204,15 +196,13 @@ class CIFARShuffleNetV2(BaseModule):
                 ShuffleV2Unit(channels, norm_cfg=norm_cfg)
                 for _ in range(num_units - 1)
             ]
-            name = f'layer{i + 1}'
-            self.add_module(name, nn.Sequential(*units))
-            self.layer_names.append(name)
+            self.add_stage(units)
             in_channels = channels
         last = self.stage_channels[3]
-        self.conv5 = _conv_norm_act(in_channels, last, 1, norm_cfg)
+        self.conv5 = conv_norm_act(in_channels, last, 1, norm_cfg)
 
-        self.out_channels = _out_channels(self.stage_channels,
-                                          self.out_indices)
+        self.out_channels = out_channels_of(self.stage_channels,
+                                            self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested maps.
@@ -225,10 +215,6 @@ class CIFARShuffleNetV2(BaseModule):
             ``i < 3`` is stage ``i`` (stride ``2 ** (i + 1)``), index 3
             the final 1x1 convolution's map after its ReLU.
         """
-        x = self.relu(self.bn1(self.conv1(x)))
-        outs = {}
-        for i, name in enumerate(self.layer_names):
-            x = getattr(self, name)(x)
-            outs[i] = x
-        outs[3] = self.conv5(x)
-        return tuple(outs[i] for i in self.out_indices)
+        maps = self.forward_stages(self.stem(x))
+        maps.append(self.conv5(maps[-1]))
+        return self.select(maps)

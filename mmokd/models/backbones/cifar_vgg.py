@@ -5,8 +5,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import (KAIMING_INIT, _check_out_indices, _norm,
-                           _out_channels)
+from .cifar_utils import (KAIMING_INIT, check_out_indices, norm_layer,
+                          out_channels_of)
 
 
 @MODELS.register_module()
@@ -115,7 +115,7 @@ class CIFARVGG(BaseModule):
         num_stages = len(self.stage_channels)
         self.depth = depth
         self.max_pool_stages = tuple(s % num_stages for s in max_pool_stages)
-        self.out_indices = _check_out_indices(out_indices, num_stages)
+        self.out_indices = check_out_indices(out_indices, num_stages)
 
         self.stage_names = []
         in_channels = 3
@@ -124,7 +124,7 @@ class CIFARVGG(BaseModule):
             for width in widths:
                 layers.append(nn.Conv2d(in_channels, width, 3, padding=1))
                 if norm_cfg is not None:
-                    layers.append(_norm(norm_cfg, width))
+                    layers.append(norm_layer(norm_cfg, width))
                 layers.append(nn.ReLU())
                 in_channels = width
             name = f'stage{i}'
@@ -133,7 +133,7 @@ class CIFARVGG(BaseModule):
             if i in self.max_pool_stages:
                 self.add_module(f'pool{i}', nn.MaxPool2d(2, stride=2))
 
-        self.out_channels = _out_channels(
+        self.out_channels = out_channels_of(
             [stage[-1] for stage in self.stage_channels], self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:

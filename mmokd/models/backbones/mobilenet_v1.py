@@ -5,29 +5,15 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import KAIMING_INIT, _check_out_indices, _out_channels
+from .cifar_utils import (KAIMING_INIT, check_out_indices, conv_norm_act,
+                          out_channels_of)
 
 # (output channels, stride) of the 13 depthwise-separable blocks, paper
 # Table 1; the stem is a 3x3 stride-2 convolution with 32 channels.
 BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1),
           (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
 
-
-def _conv_bn_relu(in_channels: int,
-                  out_channels: int,
-                  kernel_size: int,
-                  stride: int,
-                  groups: int = 1) -> nn.Sequential:
-    """Convolution (no bias), BatchNorm, ReLU."""
-    return nn.Sequential(
-        nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            kernel_size // 2,
-            groups=groups,
-            bias=False), nn.BatchNorm2d(out_channels), nn.ReLU())
+_BN = dict(type='BN')
 
 
 @MODELS.register_module()
@@ -62,17 +48,23 @@ class MobileNetV1(BaseModule):
             init_cfg: Optional[Union[dict,
                                      List[dict]]] = KAIMING_INIT) -> None:
         super().__init__(init_cfg)
-        self.out_indices = _check_out_indices(out_indices, len(BLOCKS) + 1)
+        self.out_indices = check_out_indices(out_indices, len(BLOCKS) + 1)
         width = [int(32 * widen_factor)]
         width += [int(c * widen_factor) for c, _ in BLOCKS]
-        layers = [_conv_bn_relu(3, width[0], 3, 2)]
+        layers = [conv_norm_act(3, width[0], 3, _BN, stride=2)]
         for i, (_, stride) in enumerate(BLOCKS):
             layers.append(
                 nn.Sequential(
-                    _conv_bn_relu(width[i], width[i], 3, stride, width[i]),
-                    _conv_bn_relu(width[i], width[i + 1], 1, 1)))
+                    conv_norm_act(
+                        width[i],
+                        width[i],
+                        3,
+                        _BN,
+                        stride=stride,
+                        groups=width[i]),
+                    conv_norm_act(width[i], width[i + 1], 1, _BN)))
         self.layers = nn.ModuleList(layers)
-        self.out_channels = _out_channels(width, self.out_indices)
+        self.out_channels = out_channels_of(width, self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Returns the feature maps of ``out_indices``.

@@ -6,8 +6,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
-from .cifar_resnet import (KAIMING_INIT, _check_out_indices, _norm,
-                           _out_channels)
+from .cifar_utils import (KAIMING_INIT, StagedBackbone, check_out_indices,
+                          norm_layer, out_channels_of)
 
 
 class WideBasicBlock(BaseModule):
@@ -36,11 +36,11 @@ class WideBasicBlock(BaseModule):
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.bn1 = _norm(norm_cfg, in_channels)
+        self.bn1 = norm_layer(norm_cfg, in_channels)
         self.relu1 = nn.ReLU()
         self.conv1 = nn.Conv2d(
             in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = _norm(norm_cfg, out_channels)
+        self.bn2 = norm_layer(norm_cfg, out_channels)
         self.relu2 = nn.ReLU()
         self.dropout = nn.Dropout(drop_rate) if drop_rate > 0 else None
         self.conv2 = nn.Conv2d(
@@ -69,7 +69,7 @@ class WideBasicBlock(BaseModule):
 
 
 @MODELS.register_module()
-class CIFARWideResNet(BaseModule):
+class CIFARWideResNet(StagedBackbone):
     """Wide residual network WRN-``depth``-``widen_factor`` for CIFAR.
 
     Zagoruyko & Komodakis, "Wide Residual Networks", BMVC 2016. WRN-16-2
@@ -154,29 +154,20 @@ class CIFARWideResNet(BaseModule):
         self.widen_factor = widen_factor
         self.num_blocks = (depth - 4) // 6
         self.stage_channels = tuple(c * widen_factor for c in (16, 32, 64))
-        self.out_indices = _check_out_indices(out_indices, 3)
+        self.out_indices = check_out_indices(out_indices, 3)
 
         self.conv1 = nn.Conv2d(3, self.stem_channels, 3, padding=1, bias=False)
-        self.layer_names = []
-        in_channels = self.stem_channels
-        for i, channels in enumerate(self.stage_channels):
-            blocks = [
-                WideBasicBlock(
-                    in_channels if j == 0 else channels,
-                    channels,
-                    stride=2 if (i > 0 and j == 0) else 1,
-                    drop_rate=drop_rate,
-                    norm_cfg=norm_cfg) for j in range(self.num_blocks)
-            ]
-            name = f'layer{i + 1}'
-            self.add_module(name, nn.Sequential(*blocks))
-            self.layer_names.append(name)
-            in_channels = channels
-        self.bn_final = _norm(norm_cfg, in_channels)
+        self.add_residual_stages(
+            WideBasicBlock,
+            self.stem_channels,
+            self.stage_channels, (self.num_blocks, ) * 3, (1, 2, 2),
+            drop_rate=drop_rate,
+            norm_cfg=norm_cfg)
+        self.bn_final = norm_layer(norm_cfg, self.stage_channels[-1])
         self.relu_final = nn.ReLU()
 
-        self.out_channels = _out_channels(self.stage_channels,
-                                          self.out_indices)
+        self.out_channels = out_channels_of(self.stage_channels,
+                                            self.out_indices)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Computes the requested stage maps.
@@ -189,12 +180,6 @@ class CIFARWideResNet(BaseModule):
             ``i`` has ``stage_channels[i]`` channels and stride ``2 ** i``.
             Stage 2 is returned after the final BN and ReLU.
         """
-        x = self.conv1(x)
-        outs = {}
-        last = len(self.layer_names) - 1
-        for i, name in enumerate(self.layer_names):
-            x = getattr(self, name)(x)
-            if i == last:
-                x = self.relu_final(self.bn_final(x))
-            outs[i] = x
-        return tuple(outs[i] for i in self.out_indices)
+        maps = self.forward_stages(self.conv1(x))
+        maps[-1] = self.relu_final(self.bn_final(maps[-1]))
+        return self.select(maps)
