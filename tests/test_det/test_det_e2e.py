@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from tests.conftest import REPO, dist_train, python, run_tool
-from tests.test_det.det_helpers import RETINANET_R18, TINY_RETINANET
+from tests.test_det.det_helpers import (RETINANET_R18, TINY_DETECTORS,
+                                        TINY_RETINANET)
 from tests.test_tools.test_train_e2e import (assert_ranks_agree,
                                              exported_student, write_config)
 
@@ -116,3 +117,25 @@ def test_exported_student_is_a_plain_mmdet_checkpoint(det_run, tiny_coco):
     ])
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert 'coco/bbox_mAP: ' in proc.stdout + proc.stderr
+
+
+def test_switokd_faster_rcnn_ranks_agree(tmp_path, tiny_coco):
+    """SwitOKD on two Faster R-CNNs (switch on the RPN), 2 processes: the
+    switch's sums are all-reduced, so both ranks decide alike and end with
+    the same weights; Faster R-CNN's samplers draw from each rank's own
+    random state."""
+    cfg_path, tiny = TINY_DETECTORS['faster-rcnn']
+    root = tiny_coco + '/'
+    body = TINY_RUN_BODY.format(
+        tiny=dict(tiny, **{'model.test_cfg.rcnn.score_thr': 0.0}),
+        r18=cfg_path, root=root,
+        ann=root + 'annotations/instances_val2017.json', iters=ITERS)
+    body += (f"model.update(type='SwitOKD', teacher='teacher')\n"
+             f"model['peers']['student']['cfg_path'] = {cfg_path!r}\n"
+             "model['logits'] = dict(type='mmokd.DenseHead', "
+             "source='rpn_head')\n")
+    cfg = write_config(tmp_path / 'switokd.py', osp.abspath(DEMO), body)
+    work_dir = str(tmp_path / 'work')
+    log = dist_train(cfg, work_dir).log
+    assert 'switokd.expert' in log and 'teacher.coco/bbox_mAP: ' in log
+    assert_ranks_agree(work_dir)
