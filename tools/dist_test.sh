@@ -2,23 +2,5 @@
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [test.py options]
 # As tools/dist_train.sh, for tools/test.py. Env: NNODES, NODE_RANK, PORT,
 # MASTER_ADDR, PYTHON (default: see tools/python_env.sh).
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-source "$(dirname "$0")/python_env.sh"
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$(dirname "$0")/test.py" \
-    "$CONFIG" \
-    "$CHECKPOINT" \
-    --launcher pytorch "${@:4}"
+source "$(dirname "$0")/dist_launch.sh"
+dist_launch "$3" test.py "$1" "$2" --launcher pytorch "${@:4}"

@@ -1,4 +1,4 @@
-# Sourced by tools/dist_train.sh, dist_test.sh and slurm_train.sh: sets
+# Sourced by tools/dist_launch.sh and slurm_train.sh: sets
 # PYTHON to the interpreter that runs mmokd.
 #
 # PYTHON set by the caller wins. Otherwise the project's environment made
