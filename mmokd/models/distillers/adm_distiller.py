@@ -138,8 +138,9 @@ class ADMDistiller(OnlineDistiller):
             compiled, fused kernels (``torch.compile``, see
             :mod:`.adm_fused`): the same values and gradients with fewer
             kernel launches; eager mode, with a warning, where compiling
-            is unavailable. Off by default: no measurement yet shows it
-            faster (``docs/benchmarks.md``). Defaults to False.
+            is unavailable. Off by default: slower on the CPU, not yet
+            measured on a GPU (``docs/benchmarks.md``). Defaults to
+            False.
         **kwargs: Further recorders / losses / mappings / connectors of
             :class:`OnlineDistiller` (the base method's).
     """
