@@ -48,10 +48,15 @@ class SeededPeers:
 ])
 def test_lambda_zero_equals_plain_training(batch, path, family):
     torch.manual_seed(0)
-    algorithm = build_algorithm(
-        tiny_dml_model_cfg(
-            path, family,
-            dml_loss=dict(type='DetDMLLoss', tau=1.0, loss_weight=0.0)))
+    cfg = tiny_dml_model_cfg(
+        path, family,
+        dml_loss=dict(type='DetDMLLoss', tau=1.0, loss_weight=0.0))
+    extra_terms = {'loss_dml'}
+    for terms in (cfg.get('distiller') or {}).get('losses', {}).values():
+        for name, term in terms.items():  # Faster R-CNN: loss_dml_roi
+            term.loss_weight = 0.0
+            extra_terms.add(name)
+    algorithm = build_algorithm(cfg)
     assert isinstance(algorithm.task, DetTask)
     SeededPeers(algorithm, seed=3)
     data = algorithm.data_preprocessor(copy.deepcopy(batch), True)
@@ -62,8 +67,8 @@ def test_lambda_zero_equals_plain_training(batch, path, family):
             algorithm.peer(name)(data['inputs'],
                                  copy.deepcopy(plain_samples), mode='loss'))
         mine = _flat(losses[name])
-        assert set(mine) == set(plain) | {'loss_dml'}
-        assert mine['loss_dml'] == 0
+        assert set(mine) == set(plain) | extra_terms
+        assert all(mine[term] == 0 for term in extra_terms)
         for key, value in plain.items():
             torch.testing.assert_close(
                 mine[key], value, rtol=1e-6, atol=1e-6)

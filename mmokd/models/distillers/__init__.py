@@ -2,5 +2,8 @@
 from .adm_distiller import ADMDistiller
 from .dense_head_recorder import DenseHeadRecorder
 from .online_distiller import OnlineDistiller
+from .roi_head_recorder import RoIHeadRecorder
 
-__all__ = ['ADMDistiller', 'DenseHeadRecorder', 'OnlineDistiller']
+__all__ = [
+    'ADMDistiller', 'DenseHeadRecorder', 'OnlineDistiller', 'RoIHeadRecorder'
+]

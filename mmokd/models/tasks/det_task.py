@@ -62,6 +62,39 @@ class DenseHeadRecord(NamedTuple):
         return labels, inside & (weights > 0)
 
 
+class RoIRecord(NamedTuple):
+    """What a detection term reads of one two-stage peer's RoI head in one
+    step (recorded by ``mmokd.RoIHeadRecorder``).
+
+    Attributes:
+        feats (tuple[Tensor]): The FPN maps the RoI extractor pooled from.
+        rois (Tensor): ``(R, 5)`` sampled RoIs (batch index, box),
+            ground-truth boxes included, as the RoI head's loss used them.
+        cls_score (Tensor): ``(R, C + 1)`` softmax logits of those RoIs.
+        roi_head (nn.Module): The peer's RoI head, to classify other
+            peers' RoIs (:meth:`classify`).
+    """
+
+    feats: Tuple[Tensor, ...]
+    rois: Tensor
+    cls_score: Tensor
+    roi_head: nn.Module
+
+    @torch.no_grad()
+    def classify(self, rois: Tensor) -> Tensor:
+        """This peer's class logits of ``rois`` pooled from its own
+        recorded FPN maps, without gradient (RoI cross-evaluation).
+
+        Args:
+            rois (Tensor): ``(R, 5)`` RoIs, e.g. another peer's.
+
+        Returns:
+            Tensor: ``(R, C + 1)`` logits.
+        """
+        feats = tuple(feat.detach() for feat in self.feats)
+        return self.roi_head._bbox_forward(feats, rois)['cls_score']
+
+
 def detector_heads(network: nn.Module) -> List[nn.Module]:
     """The heads of an mmdet detector that predict object classes:
     ``bbox_head`` (single-stage) or ``roi_head.bbox_head`` (two-stage).
@@ -160,7 +193,8 @@ class DetTask(BaseTask):
         return heads[0].num_classes if heads else None
 
     def logits_error(self, logits: Any) -> Optional[str]:
-        """Detection logits are a :class:`DenseHeadRecord`.
+        """Detection logits are a :class:`DenseHeadRecord` or a
+        :class:`RoIRecord`.
 
         Args:
             logits: The recorded output.
@@ -168,10 +202,11 @@ class DetTask(BaseTask):
         Returns:
             str, optional: The mismatch, or None.
         """
-        if not isinstance(logits, DenseHeadRecord):
+        if not isinstance(logits, (DenseHeadRecord, RoIRecord)):
             what = tuple(logits.shape) if isinstance(logits, Tensor) else \
                 type(logits).__name__
             return (f'recorded {what}, not a dense head\'s outputs (record '
                     "them with dict(type='mmokd.DenseHead', "
-                    "source='bbox_head'))")
+                    "source='bbox_head')) or a RoI head's "
+                    "(dict(type='mmokd.RoIHead', source='roi_head'))")
         return None
