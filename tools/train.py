@@ -1,10 +1,8 @@
 """Trains an online distillation config (or any OpenMMLab config)."""
 import argparse
 import logging
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
@@ -13,6 +11,7 @@ import mmokd  # noqa: F401  (compatibility fixes, registration)
 from mmokd.utils import (check_dataset_folders, check_detection,
                          check_mcdistil, check_views, needs_cpu_distributed,
                          setup_cpu_distributed, shutdown_distributed)
+from mmokd.utils.cli import load_config, parse_runner_args
 from mmokd.utils.launcher_watch import exit_with_launcher
 from mmokd.utils.work_dir_lock import hold_work_dir
 
@@ -41,21 +40,7 @@ def parse_args() -> argparse.Namespace:
         '--no-validate',
         action='store_true',
         help='do not validate during training')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, xxx=yyy (applied last)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch >= 2 launchers pass --local-rank, older ones --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_runner_args(parser)
 
 
 def enable_amp(cfg: Config) -> None:
@@ -77,15 +62,7 @@ def enable_amp(cfg: Config) -> None:
 
 def build_config(args: argparse.Namespace) -> Config:
     """Loads the config and applies the command-line options."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     if args.amp:
         enable_amp(cfg)
     if args.resume == 'auto':
