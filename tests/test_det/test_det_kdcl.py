@@ -82,3 +82,12 @@ def test_unsupported_settings_are_refused(options, match):
     cfg = tiny_dml_model_cfg(KDCL_RETINANET, **options)
     with pytest.raises(ValueError, match=match):
         MODELS.build(cfg)
+
+
+def test_two_stage_detectors_are_refused():
+    cfg = tiny_dml_model_cfg(
+        KDCL_RETINANET, 'faster-rcnn',
+        logits=dict(type='mmokd.DenseHead', source='rpn_head'))
+    with pytest.raises(ValueError, match=r'model\.peers\.student: KDCL on '
+                       'two-stage'):
+        MODELS.build(cfg)

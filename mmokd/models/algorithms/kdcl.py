@@ -11,7 +11,8 @@ from ..losses.functional import (DET_KDCL_STRATEGIES, KDCL_STRATEGIES,
                                  kdcl_ensemble, kdcl_error_gram)
 from ..tasks import DetTask
 from ..tasks.det_task import DenseHeadRecord
-from ..tasks.det_matching import check_det_peer_configs
+from ..tasks.det_matching import (check_det_peer_configs, dense_head_key,
+                                  peer_model_config)
 from ..utils import (check_integer, check_nonnegative, check_positive,
                      unwrap)
 from .dml import LOGITS, distiller_recording_logits
@@ -184,8 +185,8 @@ class KDCL(OnlineDistill):
                         kwargs: dict) -> None:
         """Refuses KDCL settings detection does not support: ensembles
         other than :data:`DET_KDCL_STRATEGIES`, several views, detectors
-        whose priors or assigners do not match (also run by
-        ``tools/train.py`` on the config).
+        whose priors or assigners do not match, two-stage detectors (also
+        run by ``tools/train.py`` on the config).
 
         Args:
             peers (dict): ``model.peers``.
@@ -206,6 +207,13 @@ class KDCL(OnlineDistill):
         check_det_peer_configs(peers, kwargs.get('student', 'student'),
                                kwargs.get('num_classes'), logit_terms=True,
                                target_terms=True)
+        for name, cfg in peers.items():
+            model = peer_model_config(cfg, kwargs.get('num_classes'))
+            if model is not None and dense_head_key(model) == 'rpn_head':
+                raise ValueError(
+                    f'model.peers.{name}: KDCL on two-stage detectors is not '
+                    'supported (its ensemble would cover the RPN only); use '
+                    'DML or SwitOKD, which also distill the RoI head.')
 
     def _det_ensemble(self) -> DenseHeadRecord:
         """KDCL's ``z_t`` on the dense heads, as a record whose valid
