@@ -11,9 +11,11 @@ graph whose backward is compiled too. What is compiled is the very code of
 the eager path (:func:`~mmokd.models.losses.functional.adm_attention` and
 the loss modules' ``forward``), so both paths compute the same function.
 
-Shapes are compiled dynamic: a smaller last batch of an epoch reuses the
-compiled graphs (a batch of one is specialised once, as ``torch.compile``
-does for sizes 0 and 1). Where compilation is unavailable (``torch.compile``
+The batch dimension is compiled dynamic, the others static: a smaller last
+batch of an epoch reuses the compiled graphs (a batch of one is compiled
+once more, as ``torch.compile`` specialises sizes 0 and 1); another
+pair's maps of other channel counts compile each graph once more, with
+those sizes dynamic. Where compilation is unavailable (``torch.compile``
 unsupported on this Python, no C++ compiler for the CPU, no Triton for the
 GPU) or fails, the terms fall back to eager mode for good, and a warning
 gives the reason.
@@ -38,9 +40,10 @@ class FusedADMTerms:
     """Compiled attention maps and term ``forward``s of one ADM distiller.
 
     Compilation happens at the first step. Every graph dynamo hands to
-    the backend counts in :attr:`compilations` (one per compiled function
-    and term class, plus any recompilation), so a test can assert that
-    training does not recompile.
+    the backend counts in :attr:`compilations` (4 for one pair: the
+    attention maps and the three term classes; 7 for two pairs whose
+    teachers differ in width), so a test can assert that training does
+    not recompile.
 
     Example::
 
@@ -81,7 +84,7 @@ class FusedADMTerms:
             f'{self.field}: ADM\'s terms could not be compiled '
             f'({self.fallback_reason}); they are computed eagerly.')
 
-    def _call(self, function: Callable, *args, **kwargs):
+    def _call(self, function: Callable, *args, **kwargs) -> Any:
         """``function(*args, **kwargs)``, compiled unless compiling is
         unavailable or has failed (then eagerly, for good)."""
         if self.fallback_reason is None:
