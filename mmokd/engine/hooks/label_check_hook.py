@@ -43,8 +43,7 @@ class LabelCheckHook(Hook):
         Args:
             runner (Runner): The runner.
         """
-        self._spaces['train'] = label_space(runner.train_dataloader.dataset)
-        self._task = unwrap(runner.model).task
+        self._read(runner, 'train', runner.train_dataloader)
 
     def before_val(self, runner) -> None:
         """Reads the validation set's label space and the model's task.
@@ -52,36 +51,38 @@ class LabelCheckHook(Hook):
         Args:
             runner (Runner): The runner.
         """
-        self._spaces['val'] = label_space(runner.val_loop.dataloader.dataset)
+        self._read(runner, 'val', runner.val_loop.dataloader)
+
+    def _read(self, runner, mode: str, dataloader) -> None:
+        """Stores the label space of ``dataloader`` for ``mode`` batches
+        and the model's task.
+
+        Args:
+            runner (Runner): The runner.
+            mode (str): ``'train'`` or ``'val'``.
+            dataloader (DataLoader): The mode's dataloader.
+        """
+        self._spaces[mode] = label_space(dataloader.dataset)
         self._task = unwrap(runner.model).task
 
-    def before_train_iter(self,
-                          runner,
-                          batch_idx: int,
-                          data_batch: Optional[dict] = None) -> None:
-        """Checks a training batch.
+    def _before_iter(self,
+                     runner,
+                     batch_idx: int,
+                     data_batch: Optional[dict] = None,
+                     mode: str = 'train') -> None:
+        """Checks a training or validation batch (mmengine's
+        ``before_train_iter`` and ``before_val_iter`` call this; test
+        batches have no label space and are not checked).
 
         Args:
             runner (Runner): The runner.
             batch_idx (int): Index of the batch in the epoch.
             data_batch (dict, optional): The batch from the dataloader.
+            mode (str): ``'train'``, ``'val'`` or ``'test'``.
         """
-        self._check(self._spaces['train'], self._task, data_batch,
-                    'train_dataloader')
-
-    def before_val_iter(self,
-                        runner,
-                        batch_idx: int,
-                        data_batch: Optional[dict] = None) -> None:
-        """Checks a validation batch.
-
-        Args:
-            runner (Runner): The runner.
-            batch_idx (int): Index of the batch in the epoch.
-            data_batch (dict, optional): The batch from the dataloader.
-        """
-        self._check(self._spaces['val'], self._task, data_batch,
-                    'val_dataloader')
+        self._check(
+            self._spaces.get(mode), self._task, data_batch,
+            f'{mode}_dataloader')
 
     @staticmethod
     def _check(space: Optional[LabelSpace], task: Optional[BaseTask],
