@@ -852,21 +852,16 @@ def main() -> None:
     start = time.perf_counter()
     stats = write_digits(args.data_root)
     settings = {
-        'small':
-        dict(
-            ann_file='meta/train_small.txt',
-            images=stats['train_small'],
-            epochs=args.epochs_small,
-            batch_size=32),
-        'full':
-        dict(
-            ann_file='meta/train_full.txt',
-            images=stats['train_full'],
-            epochs=args.epochs_full,
-            batch_size=32),
+        name: dict(
+            ann_file=f'meta/train_{name}.txt',
+            images=stats[f'train_{name}'],
+            epochs=epochs,
+            batch_size=32,
+            mean=stats['mean'],
+            std=stats['std'])
+        for name, epochs in (('small', args.epochs_small),
+                             ('full', args.epochs_full))
     }
-    for setting in settings.values():
-        setting.update(mean=stats['mean'], std=stats['std'])
     orders = dict(small=MAIN + ABLATION, full=FULL)
     seeds = args.seeds
     if args.quick:
