@@ -2,12 +2,10 @@
 MC-Distil's experiments (Tambat et al., TMLR 2025)."""
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from torch import Tensor
-
 from mmokd.registry import MODELS
 from .cifar_resnet import CIFARBasicBlock
 from .cifar_utils import (KAIMING_INIT, StagedBackbone, check_out_indices,
-                          out_channels_of, preset)
+                          preset)
 
 _WIDE = (64, 128, 256, 512)
 
@@ -22,8 +20,9 @@ class CIFARBasicResNet(StagedBackbone):
     blocks (the first block of stages 2-4 at stride 2, 1x1-projection
     shortcuts). MC-Distil (Tambat et al., TMLR 2025; reference
     ``mc_distil/models/base.py``) uses the ``resnet10_*`` sizes as its
-    students and its C-Net trunk (``resnet10_s``). A 32x32 input gives a
-    4x4 final map; with mmpretrain's ``GlobalAveragePooling`` neck any
+    students and its C-Net trunk (``resnet10_s``). Stages 0-3 have strides
+    1, 2, 4 and 8 and end with a ReLU; a 32x32 input gives a 4x4 final
+    map; with mmpretrain's ``GlobalAveragePooling`` neck any
     input size works (64x64 TinyImageNet).
 
     ============== ================== ============
@@ -65,7 +64,6 @@ class CIFARBasicResNet(StagedBackbone):
             scales.
 
     Attributes:
-        out_channels (int | list[int]): Channels of the returned maps.
         stage_channels (tuple[int]): Output channels of every stage.
     """
 
@@ -114,16 +112,3 @@ class CIFARBasicResNet(StagedBackbone):
             stage_channels,
             num_blocks, (1, 2, 2, 2),
             norm_cfg=norm_cfg)
-        self.out_channels = out_channels_of(stage_channels, self.out_indices)
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Computes the requested stage maps.
-
-        Args:
-            x (Tensor): Images ``(N, 3, H, W)``.
-
-        Returns:
-            tuple[Tensor]: One map per entry of ``out_indices``; stages 0-3
-            have strides 1, 2, 4 and 8 and end with a ReLU.
-        """
-        return self.select(self.forward_stages(self.stem(x)))

@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from mmokd.registry import MODELS
 from .cifar_utils import (KAIMING_INIT, StagedBackbone, check_out_indices,
-                          conv_norm_act, out_channels_of, residual_blocks)
+                          conv_norm_act, residual_blocks)
 
 
 class InvertedResidual(BaseModule):
@@ -101,9 +101,6 @@ class CIFARMobileNetV2(StagedBackbone):
             BN scales, as in the benchmark code.
 
     Attributes:
-        out_channels (int | list[int]): Channels of the returned maps: an
-            int for one output index, a list matching ``out_indices``
-            otherwise.
         stage_channels (tuple[int]): Output channels of the seven stages
             and of the final convolution.
     """
@@ -156,20 +153,25 @@ class CIFARMobileNetV2(StagedBackbone):
         stage_channels.append(last)
         self.stage_channels = tuple(stage_channels)
 
-        self.out_channels = out_channels_of(self.stage_channels,
-                                            self.out_indices)
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Computes the requested maps.
+    def stem(self, x: Tensor) -> Tensor:
+        """Applies the stride-2 stem convolution (with BN and ReLU).
 
         Args:
-            x (Tensor): Images of shape (N, 3, H, W), e.g. 32x32.
+            x (Tensor): Images of shape (N, 3, H, W).
 
         Returns:
-            tuple[Tensor]: One map per entry of ``out_indices``; indices
-            0-6 are the stages, 7 the final 1x1 convolution's map after
-            its ReLU (2x2 for a 32x32 input).
+            Tensor: The stem's map, at half the input size.
         """
-        maps = self.forward_stages(self.conv1(x))
-        maps.append(self.conv2(maps[-1]))
-        return self.select(maps)
+        return self.conv1(x)
+
+    def after_stages(self, maps: List[Tensor]) -> List[Tensor]:
+        """Appends the final 1x1 convolution's map (after its ReLU; 2x2
+        for a 32x32 input).
+
+        Args:
+            maps (list[Tensor]): The seven stage maps.
+
+        Returns:
+            list[Tensor]: The stage maps and the final map, index 7.
+        """
+        return maps + [self.conv2(maps[-1])]

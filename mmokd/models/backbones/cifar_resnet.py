@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from mmokd.registry import MODELS
 from .cifar_utils import (KAIMING_INIT, StagedBackbone, check_out_indices,
-                          norm_layer, out_channels_of, preset)
+                          norm_layer, preset)
 
 
 class CIFARBasicBlock(BaseModule):
@@ -81,7 +81,8 @@ class CIFARResNet(StagedBackbone):
     Layout: a 3x3 stem convolution (stride 1) with BN and ReLU, then three
     stages of ``n = (depth - 2) / 6`` basic blocks each; the first block
     of stages 2 and 3 has stride 2. A 32x32 input gives stage maps of
-    32x32, 16x16 and 8x8. Classification adds global average pooling and
+    32x32, 16x16 and 8x8 (stride ``2 ** i``), each returned after the
+    stage's last ReLU. Classification adds global average pooling and
     a linear layer (e.g. mmpretrain's ``GlobalAveragePooling`` neck and
     ``LinearClsHead``).
 
@@ -128,9 +129,6 @@ class CIFARResNet(StagedBackbone):
             BN scales, as in the benchmark code.
 
     Attributes:
-        out_channels (int | list[int]): Channels of the returned maps: an
-            int for one output index, a list matching ``out_indices``
-            otherwise.
         stage_channels (tuple[int]): Output channels of every stage.
     """
 
@@ -187,17 +185,3 @@ class CIFARResNet(StagedBackbone):
             stem_channels,
             stage_channels, (self.num_blocks, ) * 3, (1, 2, 2),
             norm_cfg=norm_cfg)
-        self.out_channels = out_channels_of(stage_channels, self.out_indices)
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Computes the requested stage maps.
-
-        Args:
-            x (Tensor): Images of shape (N, 3, H, W), e.g. 32x32.
-
-        Returns:
-            tuple[Tensor]: One map per entry of ``out_indices``; stage
-            ``i`` has ``stage_channels[i]`` channels and stride
-            ``2 ** i``. Each is the stage's output after its last ReLU.
-        """
-        return self.select(self.forward_stages(self.stem(x)))

@@ -7,8 +7,7 @@ from torch import Tensor, nn
 
 from mmokd.registry import MODELS
 from .cifar_utils import (StagedBackbone, check_out_indices,
-                          check_stage_blocks, norm_layer, out_channels_of,
-                          preset)
+                          check_stage_blocks, norm_layer, preset)
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -126,7 +125,8 @@ class CIFARShuffleNetV1(StagedBackbone):
     CIFAR variant of that benchmark: the 3x3 stride-2 stem convolution
     and max pooling of the ImageNet network become a 1x1 convolution to
     24 channels (stride 1) with BN and ReLU, so a 32x32 input gives stage
-    maps of 16x16, 8x8 and 4x4. Stages 2-4 of the paper (Table 1) have 4,
+    maps of 16x16, 8x8 and 4x4 (stride ``2 ** (i + 1)``), each returned
+    after the stage's last ReLU. Stages 2-4 of the paper (Table 1) have 4,
     8 and 4 units, the first of each with stride 2. As in the benchmark,
     ReLU also follows the depthwise convolution's BN (the paper leaves it
     linear); it adds no parameters.
@@ -162,9 +162,6 @@ class CIFARShuffleNetV1(StagedBackbone):
             benchmark code).
 
     Attributes:
-        out_channels (int | list[int]): Channels of the returned maps: an
-            int for one output index, a list matching ``out_indices``
-            otherwise.
         stage_channels (tuple[int]): Output channels of every stage.
     """
 
@@ -211,19 +208,3 @@ class CIFARShuffleNetV1(StagedBackbone):
                             norm_cfg=norm_cfg))
             self.add_stage(units)
             in_channels = channels
-
-        self.out_channels = out_channels_of(self.stage_channels,
-                                            self.out_indices)
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Computes the requested stage maps.
-
-        Args:
-            x (Tensor): Images of shape (N, 3, H, W), e.g. 32x32.
-
-        Returns:
-            tuple[Tensor]: One map per entry of ``out_indices``; stage
-            ``i`` has ``stage_channels[i]`` channels and stride
-            ``2 ** (i + 1)``, taken after the stage's last ReLU.
-        """
-        return self.select(self.forward_stages(self.stem(x)))

@@ -7,8 +7,7 @@ from torch import Tensor, nn
 
 from mmokd.registry import MODELS
 from .cifar_utils import (StagedBackbone, check_out_indices,
-                          check_stage_blocks, conv_norm_act, out_channels_of,
-                          preset)
+                          check_stage_blocks, conv_norm_act, preset)
 from .cifar_shufflenet_v1 import channel_shuffle
 
 
@@ -156,9 +155,6 @@ class CIFARShuffleNetV2(StagedBackbone):
             benchmark code).
 
     Attributes:
-        out_channels (int | list[int]): Channels of the returned maps: an
-            int for one output index, a list matching ``out_indices``
-            otherwise.
         stage_channels (tuple[int]): Output channels of the three stages
             and of the final convolution.
     """
@@ -201,20 +197,14 @@ class CIFARShuffleNetV2(StagedBackbone):
         last = self.stage_channels[3]
         self.conv5 = conv_norm_act(in_channels, last, 1, norm_cfg)
 
-        self.out_channels = out_channels_of(self.stage_channels,
-                                            self.out_indices)
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Computes the requested maps.
+    def after_stages(self, maps: List[Tensor]) -> List[Tensor]:
+        """Appends the final 1x1 convolution's map (after its ReLU).
 
         Args:
-            x (Tensor): Images of shape (N, 3, H, W), e.g. 32x32.
+            maps (list[Tensor]): The three stage maps (stride
+                ``2 ** (i + 1)``).
 
         Returns:
-            tuple[Tensor]: One map per entry of ``out_indices``; index
-            ``i < 3`` is stage ``i`` (stride ``2 ** (i + 1)``), index 3
-            the final 1x1 convolution's map after its ReLU.
+            list[Tensor]: The stage maps and the final map, index 3.
         """
-        maps = self.forward_stages(self.stem(x))
-        maps.append(self.conv5(maps[-1]))
-        return self.select(maps)
+        return maps + [self.conv5(maps[-1])]

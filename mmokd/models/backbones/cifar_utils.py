@@ -169,13 +169,15 @@ def residual_blocks(block: Callable[..., nn.Module], in_channels: int,
 
 
 class StagedBackbone(BaseModule):
-    """Base of the CIFAR backbones: a stem, then stages run in order.
+    """Base of the CIFAR backbones: a stem, stages run in order, then
+    optional layers after the stages.
 
-    Subclasses add their stages with :meth:`add_stage` (named ``layer1``,
-    ``layer2``, ...: the checkpoint key prefixes), set ``out_indices``
-    with :func:`check_out_indices`, and return
-    ``self.select(self.forward_stages(stem_output))`` (plus any maps after
-    the stages) from ``forward``.
+    Subclasses build the stem (:meth:`add_stem`, or their own with
+    :meth:`stem` overridden), add their stages with :meth:`add_stage`
+    (named ``layer1``, ``layer2``, ...: the checkpoint key prefixes),
+    override :meth:`after_stages` when layers follow the stages, and set
+    ``out_indices`` (:func:`check_out_indices`) and ``stage_channels``,
+    the channels of every returnable map.
 
     Args:
         init_cfg (dict | list[dict], optional): Initialization config.
@@ -185,6 +187,7 @@ class StagedBackbone(BaseModule):
     """
 
     out_indices: Tuple[int, ...]
+    stage_channels: Tuple[int, ...]
 
     def __init__(self, init_cfg: Union[dict, List[dict], None]) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -247,28 +250,39 @@ class StagedBackbone(BaseModule):
                                 stride, **block_kwargs))
             in_channels = channels
 
-    def forward_stages(self, x: Tensor) -> List[Tensor]:
-        """Runs the stages in order.
+    def after_stages(self, maps: List[Tensor]) -> List[Tensor]:
+        """Turns the stage outputs into the returnable maps; subclasses
+        with layers after the stages change or append maps here.
 
         Args:
-            x (Tensor): Input of the first stage.
+            maps (list[Tensor]): Every stage's output, in order.
 
         Returns:
-            list[Tensor]: Every stage's output, in order.
+            list[Tensor]: Every returnable map, in index order (here the
+            stage outputs themselves).
         """
+        return maps
+
+    @property
+    def out_channels(self) -> Union[int, List[int]]:
+        """int | list[int]: Channels of the returned maps: an int for one
+        output index, a list matching ``out_indices`` otherwise."""
+        return out_channels_of(self.stage_channels, self.out_indices)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Computes the requested maps.
+
+        Args:
+            x (Tensor): Images of shape (N, 3, H, W), e.g. 32x32.
+
+        Returns:
+            tuple[Tensor]: One map per entry of ``out_indices``, in that
+            order; index ``i`` has ``stage_channels[i]`` channels.
+        """
+        x = self.stem(x)
         maps = []
         for name in self.layer_names:
             x = getattr(self, name)(x)
             maps.append(x)
-        return maps
-
-    def select(self, maps: Sequence[Tensor]) -> Tuple[Tensor, ...]:
-        """Picks the maps of ``out_indices``, in that order.
-
-        Args:
-            maps (Sequence[Tensor]): Every returnable map.
-
-        Returns:
-            tuple[Tensor]: ``maps[i]`` for each ``i`` of ``out_indices``.
-        """
+        maps = self.after_stages(maps)
         return tuple(maps[i] for i in self.out_indices)

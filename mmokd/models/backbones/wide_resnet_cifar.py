@@ -1,13 +1,13 @@
 """Wide residual network (WRN-d-k) for 32x32 inputs."""
 import re
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmokd.registry import MODELS
 from .cifar_utils import (KAIMING_INIT, StagedBackbone, check_out_indices,
-                          norm_layer, out_channels_of)
+                          norm_layer)
 
 
 class WideBasicBlock(BaseModule):
@@ -115,9 +115,6 @@ class CIFARWideResNet(StagedBackbone):
             BN scales, as in the benchmark code.
 
     Attributes:
-        out_channels (int | list[int]): Channels of the returned maps: an
-            int for one output index, a list matching ``out_indices``
-            otherwise.
         stage_channels (tuple[int]): Output channels of every stage.
     """
 
@@ -166,20 +163,25 @@ class CIFARWideResNet(StagedBackbone):
         self.bn_final = norm_layer(norm_cfg, self.stage_channels[-1])
         self.relu_final = nn.ReLU()
 
-        self.out_channels = out_channels_of(self.stage_channels,
-                                            self.out_indices)
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Computes the requested stage maps.
+    def stem(self, x: Tensor) -> Tensor:
+        """Applies the stem convolution (pre-activation: no BN or ReLU).
 
         Args:
-            x (Tensor): Images of shape (N, 3, H, W), e.g. 32x32.
+            x (Tensor): Images of shape (N, 3, H, W).
 
         Returns:
-            tuple[Tensor]: One map per entry of ``out_indices``; stage
-            ``i`` has ``stage_channels[i]`` channels and stride ``2 ** i``.
-            Stage 2 is returned after the final BN and ReLU.
+            Tensor: The stem's 16-channel map.
         """
-        maps = self.forward_stages(self.conv1(x))
-        maps[-1] = self.relu_final(self.bn_final(maps[-1]))
-        return self.select(maps)
+        return self.conv1(x)
+
+    def after_stages(self, maps: List[Tensor]) -> List[Tensor]:
+        """Applies the final BN and ReLU to the last stage's map.
+
+        Args:
+            maps (list[Tensor]): The three residual sums (stride
+                ``2 ** i``).
+
+        Returns:
+            list[Tensor]: The first two sums and the activated last map.
+        """
+        return maps[:-1] + [self.relu_final(self.bn_final(maps[-1]))]
