@@ -1,19 +1,22 @@
 """Gap Preserving Distillation (Guo et al., ICLR 2025)."""
 import copy
 import inspect
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from contextlib import contextmanager, nullcontext
+from typing import (ContextManager, Dict, Iterator, List, Optional, Tuple,
+                    Union)
 
 import torch
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.registry import DefaultScope
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from mmokd.registry import MODELS
 from mmokd.utils.checkpoint import load_checkpoint_safely
 from ..builders.num_classes import (preprocessor_with_num_classes,
                                     with_num_classes)
-from ..gpd import expand_to_dynamic_teacher, export_student, gpd_mode
+from ..gpd import (expand_to_dynamic_teacher, export_student, gpd_mode,
+                   step_weight_cache)
 from ..tasks import BaseTask, TaskTerm
 from ..utils import (LossDict, build_loss, build_nonfinite_guard,
                      check_flag, is_loss_term, unwrap)
@@ -427,8 +430,11 @@ class GPD(PeerAlgorithm):
         DT forward and backward, then student forward and backward (the
         gradients accumulate on the shared store), then one optimizer step
         (with the wrapper's gradient clipping; AMP through the wrapper).
-        The non-finite guard checks both modes' losses before the step
-        (a skipped step only clears the gradients) and the store after it.
+        Each multi-branch kernel is merged once for the step and the
+        student computes with its view (same gradients as one merge per
+        forward). The non-finite guard checks both modes' losses before
+        the step (a skipped step only clears the gradients) and the store
+        after it.
 
         Args:
             data (dict | tuple | list): A batch from the dataloader.
@@ -442,14 +448,39 @@ class GPD(PeerAlgorithm):
         guard = self.nonfinite_guard
         modes = dict.fromkeys(SUFFIX, self.architecture)
         saved = guard.save_buffers(modes)
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            inputs, data_samples = data['inputs'], data['data_samples']
-            logits_t = self._teacher_output(inputs, data_samples)
-            terms, logits_dt = self._mode_terms('dynamic_teacher', inputs,
-                                                data_samples, logits_t)
-        loss_dt = self._total(terms)
-        optim_wrapper.backward(loss_dt)
+        with step_weight_cache(self.store):
+            return self._cached_train_step(data, optim_wrapper, saved,
+                                           modes)
+
+    def _cached_train_step(self, data: Union[dict, tuple, list],
+                           optim_wrapper: OptimWrapper, saved: dict,
+                           modes: dict) -> Dict[str, Tensor]:
+        """:meth:`train_step` inside the step's weight cache.
+
+        The DT half runs without DDP's gradient all-reduce: only the
+        student's backward reaches the multi-branch parameters, with both
+        modes' gradients (:func:`~mmokd.models.gpd.step_weight_cache`), and
+        it synchronises the accumulated gradients once per step.
+
+        Args:
+            data (dict | tuple | list): A batch from the dataloader.
+            optim_wrapper (OptimWrapper): The one optimizer of the store.
+            saved (dict): The guard's saved buffers.
+            modes (dict): The guard's networks by mode.
+
+        Returns:
+            dict: See :meth:`train_step`.
+        """
+        guard = self.nonfinite_guard
+        with self._without_gradient_sync():
+            with optim_wrapper.optim_context(self):
+                data = self.data_preprocessor(data, True)
+                inputs, data_samples = data['inputs'], data['data_samples']
+                logits_t = self._teacher_output(inputs, data_samples)
+                terms, logits_dt = self._mode_terms(
+                    'dynamic_teacher', inputs, data_samples, logits_t)
+            loss_dt = self._total(terms)
+            optim_wrapper.backward(loss_dt)
         with optim_wrapper.optim_context(self):
             student_terms, _ = self._mode_terms('student', inputs,
                                                 data_samples, logits_t,
@@ -469,6 +500,13 @@ class GPD(PeerAlgorithm):
             loss_s=loss_s.detach(),
             loss=(loss_dt + loss_s).detach())
         return log_vars
+
+    def _without_gradient_sync(self) -> ContextManager:
+        """DDP's ``no_sync`` of the store when it is wrapped, else a
+        no-op."""
+        if isinstance(self.architecture, DistributedDataParallel):
+            return self.architecture.no_sync()
+        return nullcontext()
 
     @staticmethod
     def _check_optim_wrapper(optim_wrapper: OptimWrapper) -> None:

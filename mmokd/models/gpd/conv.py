@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from .layout import Layout, tile
 from .multi_branch_conv import MultiBranchConv2d, merge_branch_kernels
+from .step_cache import StepCachedMixin
 from .weighted_op import GPDWeightedOp
 
 
@@ -55,7 +56,7 @@ class GPDConv2d(GPDWeightedOp):
         return self.conv(x, self.current_weight(), bias)
 
 
-class GPDMultiBranchConv2d(GPDConv2d):
+class GPDMultiBranchConv2d(StepCachedMixin, GPDConv2d):
     """A :class:`~.multi_branch_conv.MultiBranchConv2d` expanded for GPD.
 
     Every branch kernel is expanded and sliced like a convolution weight
@@ -81,6 +82,11 @@ class GPDMultiBranchConv2d(GPDConv2d):
             tile(block.branch_scale.detach(), copies, 1))
 
     def current_weight(self) -> Tensor:
+        """The merged kernel of the current mode, merged once per step
+        inside :func:`~.step_cache.step_weight_cache`."""
+        return self.step_weight()
+
+    def uncached_weight(self) -> Tensor:
         """The merged kernel of the current mode's branch views."""
         scale = self.branch_scale
         if self.is_student and self.out_expanded:
@@ -88,3 +94,9 @@ class GPDMultiBranchConv2d(GPDConv2d):
         return merge_branch_kernels(
             self.view(self.weight), self.view(self.weight_1x1),
             self.view(self.weight_avg), scale)
+
+    def full_weight(self) -> Tensor:
+        """The merged kernel of the whole store (the DT's kernel, of which
+        the student's is the view)."""
+        return merge_branch_kernels(self.weight, self.weight_1x1,
+                                    self.weight_avg, self.branch_scale)

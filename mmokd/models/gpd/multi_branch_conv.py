@@ -32,18 +32,63 @@ its origin, 1x1-based and average branches. Extra branch weights get
 ``nn.Conv2d``'s default initialisation in both cases.
 """
 import math
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 BRANCH_INITS = {'pretrained': (1.0, 0.0, 0.0), 'scratch': (0.25, 0.5, 0.25)}
+
+
+class _MergeBranchKernels(torch.autograd.Function):
+    """The merge of :func:`merge_branch_kernels` with a hand-written
+    backward: two passes over the ``[O, I, 3, 3]`` kernel forward and four
+    backward (autograd's graph of the same formula takes about fifteen,
+    which dominate a GPD step at small inputs; docs/benchmarks.md)."""
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, weight_1x1: Tensor, weight_avg: Tensor,
+                branch_scale: Tensor) -> Tensor:
+        ctx.save_for_backward(weight, weight_1x1, weight_avg, branch_scale)
+        scale = branch_scale.view(3, -1, 1, 1, 1)
+        kernel = torch.addcmul(scale[2] * weight_avg / 9, scale[0], weight)
+        kernel[:, :, 1:2, 1:2] += scale[1] * weight_1x1
+        return kernel
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor) -> Tuple[Optional[Tensor], ...]:
+        weight, weight_1x1, weight_avg, branch_scale = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        scale = branch_scale.view(3, -1, 1, 1, 1)
+        grad = grad.contiguous()
+        out_c = grad.shape[0]
+        centre = grad[:, :, 1:2, 1:2]
+        taps = grad.sum((2, 3), keepdim=True)
+        grad_weight = grad * scale[0] if needs[0] else None
+        grad_1x1 = centre * scale[1] if needs[1] else None
+        grad_avg = taps * (scale[2] / 9) if needs[2] else None
+        grad_scale = None
+        if needs[3]:
+            # Per-channel dot products without a kernel-sized temporary.
+            dot = torch.bmm(
+                grad.view(out_c, 1, -1),
+                weight.reshape(out_c, -1, 1)).view(out_c)
+            grad_scale = torch.stack([
+                dot, (centre * weight_1x1).sum((1, 2, 3)),
+                (taps * weight_avg).sum((1, 2, 3)) / 9
+            ])
+        return grad_weight, grad_1x1, grad_avg, grad_scale
 
 
 def merge_branch_kernels(weight: Tensor, weight_1x1: Tensor,
                          weight_avg: Tensor, branch_scale: Tensor) -> Tensor:
     """The 3x3 kernel equivalent to the three scaled branches.
+
+    ``branch_scale[0] * weight + branch_scale[2] * weight_avg / 9`` on every
+    tap, plus ``branch_scale[1] * weight_1x1`` on the centre tap.
 
     Args:
         weight (Tensor): ``[O, I, 3, 3]`` kernel of the 3x3 branch.
@@ -55,9 +100,8 @@ def merge_branch_kernels(weight: Tensor, weight_1x1: Tensor,
     Returns:
         Tensor: ``[O, I, 3, 3]``.
     """
-    scale = branch_scale.view(3, -1, 1, 1, 1)
-    kernel = scale[0] * weight + scale[2] * weight_avg.expand_as(weight) / 9
-    return kernel + F.pad(scale[1] * weight_1x1, (1, 1, 1, 1))
+    return _MergeBranchKernels.apply(weight, weight_1x1, weight_avg,
+                                     branch_scale)
 
 
 def is_branch_eligible(conv: nn.Module) -> bool:

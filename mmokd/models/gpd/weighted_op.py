@@ -116,6 +116,31 @@ class GPDWeightedOp(GPDModeMixin, nn.Module):
             stored = stored * self.ratio
         return stored
 
+    def add_view_grad(self, target: Tensor, grad: Tensor,
+                      student: bool) -> None:
+        """Adds the gradient of a :meth:`view` to that of the stored tensor.
+
+        Args:
+            target (Tensor): Gradient of the DT-sized tensor, updated in
+                place.
+            grad (Tensor): Gradient of the view.
+            student (bool): Whether the view was the student's (otherwise
+                the DT's, the whole tensor).
+        """
+        if not student:
+            target.add_(grad)
+            return
+        factor = self.ratio if self.out_expanded and not self.grouped else 1
+        if self.out_expanded:
+            target = target[:self.out_channels]
+        if target.dim() > 1 and not self.grouped:
+            if self.student_index is not None:
+                target.index_add_(1, self.student_index, grad, alpha=factor)
+                return
+            if self.in_layout is not None:
+                target = target[:, :self.in_channels]
+        target.add_(grad, alpha=factor)
+
     @torch.no_grad()
     def add_ir_noise(self, std: float) -> None:
         """Adds ``N(0, std^2)`` to every tensor IR tiled (weights; biases and
@@ -130,7 +155,7 @@ class GPDWeightedOp(GPDModeMixin, nn.Module):
         mode = self.gpd_mode
         self.gpd_mode = 'student'
         try:
-            tensors = {'weight': self.current_weight().detach().clone()}
+            tensors = {'weight': self.uncached_weight().detach().clone()}
             if self.bias is not None:
                 tensors['bias'] = self.view(self.bias).detach().clone()
         finally:
@@ -139,6 +164,10 @@ class GPDWeightedOp(GPDModeMixin, nn.Module):
 
     def current_weight(self) -> Tensor:
         """The weight the current mode computes with (branch convs merge)."""
+        return self.uncached_weight()
+
+    def uncached_weight(self) -> Tensor:
+        """The current mode's weight, computed in this call."""
         return self.view(self.weight)
 
     def extra_repr(self) -> str:
