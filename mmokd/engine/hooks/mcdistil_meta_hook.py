@@ -26,7 +26,9 @@ class MCDistilMetaHook(Hook):
     pass). On resume (the buffer ``meta_steps`` restored) the iterator
     starts at sampler epoch ``meta_steps // len`` and skips
     ``meta_steps % len`` batches, so the resumed run sees the held-out
-    batches of the uninterrupted one.
+    batches of the uninterrupted one. The hook runs before
+    ``mmokd.RankStateHook`` (priority ``NORMAL``), which restores the
+    random state after that skip.
 
     Example:
         >>> custom_hooks = [dict(
@@ -43,6 +45,7 @@ class MCDistilMetaHook(Hook):
 
     def __init__(self, meta_dataloader: dict) -> None:
         self.meta_dataloader = meta_dataloader
+        self._resumed_seed: Optional[int] = None
 
     @staticmethod
     def _algorithm(runner):
@@ -54,14 +57,27 @@ class MCDistilMetaHook(Hook):
                 f'the model is {type(model).__name__}; remove the hook.')
         return model
 
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keeps a resumed checkpoint's seed: with ``randomness.seed=None``
+        mmengine adopts it only after this hook has built its loader.
+
+        Args:
+            runner (Runner): The runner.
+            checkpoint (dict): The loaded checkpoint.
+        """
+        if runner._resume:
+            self._resumed_seed = checkpoint.get('meta', {}).get('seed')
+
     def before_train(self, runner) -> None:
-        """Builds the meta dataloader and hands it to the model.
+        """Builds the meta dataloader (seeded as the resumed run was, if
+        any) and hands it to the model.
 
         Args:
             runner (Runner): The runner.
         """
-        loader = runner.build_dataloader(
-            self.meta_dataloader, seed=runner.seed)
+        seed = runner.seed if self._resumed_seed is None \
+            else self._resumed_seed
+        loader = runner.build_dataloader(self.meta_dataloader, seed=seed)
         self._algorithm(runner).set_meta_batches(loader)
 
     def before_train_iter(self,
