@@ -5,6 +5,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import all_reduce
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor
 from torch.func import functional_call
@@ -410,11 +411,13 @@ class MCDistil(OnlineDistill):
                     optim_wrapper[name].optimizer)
                 total += grad
                 meta_loss += loss
-            if not bool(torch.isfinite(meta_loss)):
+            finite = torch.isfinite(meta_loss).to(torch.int32)
+            all_reduce(finite, op='min')  # every rank stops alike
+            if not bool(finite):
                 raise FloatingPointError(
-                    f'mcdistil.meta_loss is {meta_loss.item()} at meta step '
-                    f'{int(self.meta_steps)}; lower the students\' lr or '
-                    'model.fd_eps.')
+                    f'mcdistil.meta_loss is not finite ({meta_loss.item()} '
+                    f'on this rank) at meta step {int(self.meta_steps)}; '
+                    'lower the students\' lr or model.fd_eps.')
             optim_wrapper['cnet'].update_params((weights * total).sum())
         self.meta_steps += 1
         return {'mcdistil.meta_loss': meta_loss}

@@ -319,3 +319,18 @@ def test_second_order_refuses_sync_bn():
     with pytest.raises(ValueError, match='model.hypergrad'):
         MODELS.build(cfg)
     MODELS.build(dict(cfg, hypergrad='finite_difference'))
+
+
+def test_non_finite_meta_loss_stops_before_the_cnet_steps():
+    model = build()
+    wrappers = optim(model, lr=float('inf'))
+    phi = snapshot(model.cnet)
+    data = model.data_preprocessor(batch(8), True)
+    teacher = model.teacher_logits(data['inputs'], data['data_samples'])
+    with pytest.raises(FloatingPointError, match='mcdistil.meta_loss'):
+        model.meta_step(data['inputs'], data['data_samples'], teacher,
+                        wrappers)
+    for key, value in snapshot(model.cnet).items():
+        if 'running' not in key and 'num_batches' not in key:
+            assert torch.equal(value, phi[key]), key
+    assert int(model.meta_steps) == 0
