@@ -55,7 +55,7 @@ def _method_needs(model: Dict[str, Any]) -> Dict[str, bool]:
     logit_terms = isinstance(cls, type) and issubclass(cls, (DML, KDCL))
     target_terms = bool(getattr(cls, 'uses_head_targets', False)) or (
         isinstance(cls, type) and issubclass(cls, KDCL)) or \
-        distiller == 'ADMDistiller'
+        distiller in ('ADMDistiller', 'DetADMDistiller')
     return dict(logit_terms=logit_terms, target_terms=target_terms)
 
 

@@ -150,7 +150,8 @@ class DenseHeadRecorder(BaseRecorder):
                 activation='sigmoid' if module.use_sigmoid_cls else
                 'softmax',
                 head=self.source,
-                targets={}))
+                targets={},
+                module=module))
 
     def __enter__(self) -> None:
         """Starts recording (the buffer is emptied)."""

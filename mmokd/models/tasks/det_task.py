@@ -29,6 +29,8 @@ class DenseHeadRecord(NamedTuple):
             ``label_weights`` (``(N, H * W * A)`` per level, background
             label ``C``) and ``avg_factor``; empty when the head computed
             no loss (a frozen peer).
+        module (nn.Module, optional): The head itself (its classifier and
+            classification loss, for ADM's attended term).
     """
 
     cls_scores: List[Tensor]
@@ -37,6 +39,7 @@ class DenseHeadRecord(NamedTuple):
     activation: str
     head: str
     targets: Dict[str, Any]
+    module: Optional[nn.Module] = None
 
     def target_rows(self) -> Tuple[Tensor, Tensor]:
         """The head's labels as rows in mmdet's order (level, image, y, x,

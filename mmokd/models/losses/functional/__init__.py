@@ -6,10 +6,11 @@ from .adm import (adm_attended_cross_entropy, adm_attention,
                   adm_similarity, attended_logits, dense_cross_entropy)
 from .common import class_last, label_rows, resize_labels, resize_like
 from .det import (DET_KDCL_STRATEGIES, binary_kl, binary_minlogit,
-                  det_dml_kl, det_kdcl_ensemble, det_onehot,
-                  det_onehot_levels, det_rows, det_switokd_statistics,
-                  level_view, mask_view, padding_valid_masks,
-                  soft_foreground_count, softmax_kl)
+                  det_adm_attention, det_dml_kl, det_feature_mse,
+                  det_kdcl_ensemble, det_onehot, det_onehot_levels, det_rows,
+                  det_switokd_statistics, inside_positions, level_view,
+                  mask_view, padding_valid_masks, soft_foreground_count,
+                  softmax_kl)
 from .dml import dml_kl
 from .gpd import gpd_soft_cross_entropy
 from .kdcl import (KDCL_STRATEGIES, kdcl_ensemble, kdcl_error_gram,
@@ -20,9 +21,10 @@ from .mcdistil import (lookahead_weight_grads, mcdistil_item_losses,
 from .switokd import switokd_decision, switokd_mode, switokd_statistics
 
 __all__ = [
-    'DET_KDCL_STRATEGIES', 'binary_kl', 'binary_minlogit', 'det_dml_kl',
-    'det_kdcl_ensemble', 'det_onehot', 'det_onehot_levels', 'det_rows',
-    'det_switokd_statistics', 'level_view', 'mask_view',
+    'DET_KDCL_STRATEGIES', 'binary_kl', 'binary_minlogit',
+    'det_adm_attention', 'det_dml_kl', 'det_feature_mse', 'det_kdcl_ensemble',
+    'det_onehot', 'det_onehot_levels', 'det_rows', 'det_switokd_statistics',
+    'inside_positions', 'level_view', 'mask_view',
     'padding_valid_masks', 'soft_foreground_count', 'softmax_kl',
     'KDCL_STRATEGIES', 'adm_attended_cross_entropy', 'adm_attention',
     'adm_consensus_loss', 'adm_divergence_loss', 'adm_feature_loss',

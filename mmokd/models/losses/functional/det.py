@@ -393,3 +393,72 @@ def det_kdcl_ensemble(cls_scores: Sequence[Sequence[Tensor]],
             ensemble.append(
                 stacked.view(shape).gather(0, best)[0].view(target.shape))
     return ensemble
+
+
+def inside_positions(valid: Tensor, shape: torch.Size) -> Tensor:
+    """Positions of an ``(N, C, H, W)`` level map that see the image: any
+    of their priors is valid (:func:`padding_valid_masks`).
+
+    Args:
+        valid (Tensor): ``(N, H * W * A)`` mask of the level's priors.
+        shape (torch.Size): The level map's shape.
+
+    Returns:
+        Tensor: ``(N, 1, H, W)`` float mask.
+    """
+    n, _, h, w = shape
+    return valid.view(n, h, w, -1).any(dim=3)[:, None].float()
+
+
+def det_adm_attention(feat_s: Tensor,
+                      feat_t: Tensor,
+                      inside: Tensor,
+                      eps: float = 1e-5) -> Tuple[Tensor, Tensor]:
+    """ADM's consensus and divergence maps on one FPN level.
+
+    Chen et al., ICML 2025, Eqs. 7-8 (``(1 + S) / (1 + mean S)`` and
+    ``(1 - S) / (1 - mean S)``) with ``S`` the per-position cosine of the
+    two networks' level maps and the mean taken per image over the
+    positions inside the image only (batch padding would otherwise pull
+    it). Detached, float32.
+
+    Args:
+        feat_s (Tensor): ``(N, C, H, W)`` student map in the teacher's
+            channels.
+        feat_t (Tensor): ``(N, C, H, W)`` teacher map.
+        inside (Tensor): ``(N, 1, H, W)`` mask (:func:`inside_positions`).
+        eps (float): Added to the means.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(N, 1, H, W)`` consensus and divergence
+        maps.
+    """
+    with torch.no_grad():
+        sim = F.cosine_similarity(
+            feat_s.detach().float(), feat_t.detach().float(), dim=1,
+            eps=1e-12).clamp(-1.0, 1.0)[:, None]
+        mean = (sim * inside).sum(dim=(2, 3), keepdim=True) / inside.sum(
+            dim=(2, 3), keepdim=True).clamp(min=1)
+        return ((sim + 1) / (mean + (1 + eps)), (1 - sim) / ((1 + eps) - mean))
+
+
+def det_feature_mse(feats_s: Sequence[Tensor], feats_t: Sequence[Tensor],
+                    inside: Sequence[Tensor]) -> Tensor:
+    """ADM's feature term on FPN levels: ``(1 / L) * sum_l`` the mean
+    squared difference over channels and positions inside the image
+    (equal level weights: FPN levels are parallel scales).
+
+    Args:
+        feats_s (list[Tensor]): Adapted student maps per level.
+        feats_t (list[Tensor]): Teacher maps per level (detached here).
+        inside (list[Tensor]): ``(N, 1, H, W)`` masks per level.
+
+    Returns:
+        Tensor: Scalar loss.
+    """
+    total = feats_s[0].new_zeros(())
+    for feat_s, feat_t, mask in zip(feats_s, feats_t, inside):
+        squared = (feat_s - feat_t.detach())**2 * mask
+        total = total + squared.sum() / (mask.sum() * feat_s.shape[1]).clamp(
+            min=1)
+    return total / len(feats_s)
