@@ -16,7 +16,13 @@ Measured in one run, on one fixed batch:
     forced, so every step skips the teacher's backward and optimizer step
     (the saving SwitOKD gets on its expert-mode batches);
 (f) mmokd ``KDCL`` (MinLogit ensemble) with one view per network (the
-    batch and its horizontal flip) through the multi-view preprocessor.
+    batch and its horizontal flip) through the multi-view preprocessor;
+(g) mmokd ``MCDistil`` with one student (the teacher frozen, a C-Net):
+    its plain step (``mmokd_mcdistil``) and its step with a meta step
+    (``mmokd_mcdistil_meta``, triggered every iteration, the held-out
+    batch being the same batch); the amortised step at ``L = 20``,
+    ``(19 plain + meta) / 20``, and the ``FlopCounterMode`` FLOPs of one
+    step of each against DML are printed too.
 
 Time: the variants run interleaved, round after round, and the median of
 each is reported, so machine noise hits them alike. Memory: each variant
@@ -66,7 +72,9 @@ ADM_CFGS = dict(
     seg='deeplabv3_r101_r18_cityscapes.py', cls='resnet34_resnet18_in1k.py')
 VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std',
             'mmokd_dml_adm', 'mmokd_dml_adm_fused', 'mmokd_switokd_expert',
-            'mmokd_kdcl')
+            'mmokd_kdcl', 'mmokd_mcdistil', 'mmokd_mcdistil_meta')
+#: MC-Distil's meta interval in every shipped config.
+MCDISTIL_INTERVAL = 20
 
 
 def build_peer(args, role: str) -> torch.nn.Module:
@@ -163,6 +171,73 @@ def peer_sgd(model) -> OptimWrapperDict:
     })(model)
 
 
+def mcdistil_step(args, peers: dict, meta: bool) -> Callable[[dict], None]:
+    """A train step of MC-Distil over ``peers`` (the teacher frozen; the
+    hypergradient of the shipped configs of the task), with a meta step
+    on every call when ``meta``."""
+    seg = args.task == 'seg'
+    model = MODELS.build(
+        dict(
+            type='mmokd.MCDistil',
+            peers=peers,
+            logits=logits_module(args),
+            cnet=dict(type='mmokd.MCDistilCNet', num_students=1, dense=seg),
+            hypergrad='finite_difference' if seg else 'second_order',
+            hard_loss_keys=('decode.loss_ce', ) if seg else
+            ('loss_task', ))).to(args.device)
+    wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic') \
+        if args.amp else {}
+    optim = PeerOptimWrapperConstructor(
+        dict(
+            student=dict(wrapper, optimizer=dict(type='SGD', **SGD_ARGS)),
+            cnet=dict(wrapper, optimizer=dict(type='Adam', lr=1e-3))))(
+                model)
+    model.meta_triggered = meta
+
+    def step(data: dict) -> None:
+        model.set_meta_batches([data])
+        model.train_step(data, optim)
+
+    return step
+
+
+def step_flops(step: Callable[[dict], None], data: dict) -> int:
+    """FLOPs of one call of ``step`` (``FlopCounterMode``: forward,
+    backward and double backward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(data)
+    return counter.get_total_flops()
+
+
+def print_mcdistil_ratios(args, seconds: Dict[str, float],
+                          memory: Dict[str, float]) -> None:
+    """MC-Distil's plain, meta and amortised step against DML: time,
+    the meta step's peak memory, and counted FLOPs."""
+    dml, plain, meta = (seconds[name] for name in
+                        ('mmokd_dml', 'mmokd_mcdistil', 'mmokd_mcdistil_meta'))
+    every = MCDISTIL_INTERVAL
+    amortised = ((every - 1) * plain + meta) / every
+    data = make_batch(args)
+    flops = {
+        name: step_flops(build_variant(name, args), data)
+        for name in ('mmokd_dml', 'mmokd_mcdistil', 'mmokd_mcdistil_meta')
+    }
+    flops_amortised = ((every - 1) * flops['mmokd_mcdistil'] +
+                       flops['mmokd_mcdistil_meta']) / every
+    print(f'time   mmokd_mcdistil plain / meta / amortised (L={every}) over '
+          f'mmokd_dml = {plain / dml:.3f} / {meta / dml:.3f} / '
+          f'{amortised / dml:.3f}')
+    print('flops  mmokd_mcdistil plain / meta / amortised over mmokd_dml = '
+          f'{flops["mmokd_mcdistil"] / flops["mmokd_dml"]:.3f} / '
+          f'{flops["mmokd_mcdistil_meta"] / flops["mmokd_dml"]:.3f} / '
+          f'{flops_amortised / flops["mmokd_dml"]:.3f}')
+    meta_memory = measurement.ratio(memory['mmokd_mcdistil_meta'],
+                                    memory['mmokd_dml'])
+    print(f'memory mmokd_mcdistil_meta / mmokd_dml = {meta_memory}')
+
+
 def build_variant(name: str, args) -> Callable[[dict], None]:
     """Returns a function running one train step of the variant."""
     device = torch.device(args.device)
@@ -185,6 +260,8 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
                 distiller=distiller)).to(device)
         optim = peer_sgd(model)
         return lambda data: model.train_step(data, optim)
+    if name.startswith('mmokd_mcdistil'):
+        return mcdistil_step(args, peers, name.endswith('meta'))
     if name == 'mmokd_kdcl':
         model = MODELS.build(
             dict(
@@ -291,6 +368,8 @@ def main() -> None:
                               ('operators', operators)):
             print(f'{label:<9} {name} / mmokd_dml = '
                   f'{values[name] / values["mmokd_dml"]:.3f}')
+    if {'mmokd_dml', 'mmokd_mcdistil', 'mmokd_mcdistil_meta'} <= set(seconds):
+        print_mcdistil_ratios(args, seconds, memory)
 
 
 if __name__ == '__main__':
