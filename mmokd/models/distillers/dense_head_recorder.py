@@ -69,9 +69,12 @@ class DenseHeadRecorder(BaseRecorder):
     image (``prior_generator.valid_flags``, as anchor heads use it). The
     head's ``get_targets`` is wrapped on this instance to keep the labels,
     label weights and ``avg_factor`` its loss assigns
-    (:func:`head_targets`). The recorded maps and targets are the ones the
-    head's own loss reads, so no forward is repeated and no prior is
-    assigned twice.
+    (:func:`head_targets`), and a pre-hook on its ``loss_cls`` keeps every
+    call's arguments besides the scores (``targets['loss_cls_calls']``:
+    one call per level for anchor and GFL heads, one for FCOS), so ADM can
+    score other logits exactly as the head does. The recorded maps and
+    targets are the ones the head's own loss reads, so no forward is
+    repeated and no prior is assigned twice.
 
     Example:
         >>> recorders = dict(student=dict(logits=dict(
@@ -118,6 +121,9 @@ class DenseHeadRecorder(BaseRecorder):
 
         # On this instance only: other networks' heads are untouched.
         head.get_targets = get_targets
+        if isinstance(getattr(head, 'loss_cls', None), nn.Module):
+            head.loss_cls.register_forward_pre_hook(
+                self._loss_inputs_hook, with_kwargs=True)
 
     def _samples_hook(self, module: nn.Module, args: Tuple,
                       kwargs: dict) -> None:
@@ -125,6 +131,15 @@ class DenseHeadRecorder(BaseRecorder):
         if self._recording:
             self._samples = args[1] if len(args) > 1 else kwargs.get(
                 'data_samples')
+
+    def _loss_inputs_hook(self, module: nn.Module, args: Tuple,
+                          kwargs: dict) -> None:
+        """Keeps what the head's ``loss_cls`` received besides the scores
+        (targets, weights, ``avg_factor``), call by call."""
+        if self._recording and self.data_buffer:
+            calls = self.data_buffer[-1].targets.setdefault(
+                'loss_cls_calls', [])
+            calls.append((tuple(args[1:]), dict(kwargs)))
 
     def _outputs_hook(self, module: nn.Module, inputs: Tuple,
                       outputs: Tuple) -> None:

@@ -1,5 +1,5 @@
 """ADM's terms between two detectors, on their FPN levels."""
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Union
 
 from torch import Tensor, nn
 
@@ -29,7 +29,8 @@ class DetADMDistiller(OnlineDistiller):
         teacher:  + beta * L_cls(cls_t(ReLU(H_t) * A_di))
 
     with ``L_cls`` each head's own classification loss and targets
-    (:class:`~mmokd.models.losses.DetADMClsLoss`). ``phi`` (one shared 1x1
+    (:class:`~mmokd.models.losses.DetADMClsLoss`: RetinaNet, GFL, FCOS,
+    RPN). ``phi`` (one shared 1x1
     conv, owned by the student) exists only when the channel counts
     differ. Only aligned FPN levels are needed, so heads of other prior
     layouts work (use it with ``type='mmokd.OnlineDistill'``, or merged
@@ -50,7 +51,8 @@ class DetADMDistiller(OnlineDistiller):
         gamma (float): Feature weight. Defaults to 0.01.
         neck (str): The FPN module. Defaults to ``'neck'``.
         head (str): The dense head. Defaults to ``'bbox_head'``.
-        classifier (str): The classifier conv in the head. Defaults to
+        classifier (str | dict): The classifier conv in the head, one name
+            or ``{peer: name}`` (heads of different kinds). Defaults to
             ``'retina_cls'``.
         num_levels (int): FPN levels. Defaults to 5.
         student (str): Student peer. Defaults to ``'student'``.
@@ -67,7 +69,7 @@ class DetADMDistiller(OnlineDistiller):
                  gamma: float = 0.01,
                  neck: str = 'neck',
                  head: str = 'bbox_head',
-                 classifier: str = 'retina_cls',
+                 classifier: Union[str, Dict[str, str]] = 'retina_cls',
                  num_levels: int = 5,
                  student: str = 'student',
                  teacher: str = 'teacher',
@@ -86,6 +88,11 @@ class DetADMDistiller(OnlineDistiller):
         self.pair = (student, teacher)
         self.neck = neck
         self.head = head
+        self.classifiers = {
+            peer: classifier if isinstance(classifier, str) else
+            classifier[peer]
+            for peer in self.pair
+        }
         tables = {
             key: {k: dict(v)
                   for k, v in (kwargs.pop(key, None) or {}).items()}
@@ -98,7 +105,8 @@ class DetADMDistiller(OnlineDistiller):
             tables['recorders'][peer].update(
                 adm_neck=dict(type='ModuleOutputs', source=neck),
                 adm_cls_in=dict(
-                    type='ModuleInputs', source=f'{head}.{classifier}'),
+                    type='ModuleInputs',
+                    source=f'{head}.{self.classifiers[peer]}'),
                 adm_head=dict(type='mmokd.DenseHead', source=head))
         self.adapter = None
         if self.channels[student] != self.channels[teacher]:
@@ -122,7 +130,7 @@ class DetADMDistiller(OnlineDistiller):
                 (teacher, 'loss_adm_divergence', beta, DIVERGENCE)):
             tables['losses'][peer][name] = dict(
                 type='mmokd.DetADMClsLoss', loss_weight=weight,
-                classifier=classifier)
+                classifier=self.classifiers[peer])
             tables['loss_forward_mappings'][peer][name] = dict(
                 feats=[
                     dict(peer=peer, recorder='adm_cls_in', record_idx=level,
@@ -151,17 +159,20 @@ class DetADMDistiller(OnlineDistiller):
 
         Raises:
             ValueError: A channel count that is not the FPN's, or a head
-                whose classification loss is not read.
+                without the named classifier conv.
         """
-        from mmdet.models.dense_heads import AnchorHead, GFLHead
         for peer in self.pair:
             head = dict(peers[peer].named_modules()).get(self.head)
-            if not isinstance(head, AnchorHead) or isinstance(head, GFLHead):
+            classifier = self.classifiers[peer]
+            if not isinstance(getattr(head, classifier, None),
+                              nn.Conv2d) or not isinstance(
+                                  getattr(head, 'loss_cls', None), nn.Module):
                 raise ValueError(
-                    f'{field_of(self, "head")}: "{self.head}" of "{peer}" is '
-                    f'a {type(head).__name__}; ADM\'s attended term reuses '
-                    'the classification loss of anchor heads (RetinaNet), '
-                    'GFL and FCOS heads are not supported yet.')
+                    f'{field_of(self, "classifier")}: "{self.head}" of '
+                    f'"{peer}" ({type(head).__name__}) has no classifier '
+                    f'conv "{classifier}" and loss_cls module; use e.g. '
+                    '"retina_cls" (RetinaNet), "gfl_cls" (GFL), "conv_cls" '
+                    '(FCOS) or "rpn_cls" with head="rpn_head".')
             neck = dict(peers[peer].named_modules()).get(self.neck)
             actual = getattr(neck, 'out_channels', None)
             if actual != self.channels[peer]:

@@ -2,6 +2,7 @@
 ICML 2025, Eq. 10, dense form)."""
 from typing import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -19,10 +20,10 @@ class DetADMClsLoss(nn.Module):
     own classifier conv (weight, bias, padding) re-applied to
     ``ReLU(H^l) * A^l`` (``H^l`` the classifier's input, ``A^l`` the
     consensus map for the student, the divergence map for the teacher),
-    scored by the head's own classification loss with the targets, label
-    weights and ``avg_factor`` its loss assigned in this step. With
-    ``A = 1`` it is the head's classification loss. Anchor heads
-    (RetinaNet; its focal loss) are supported.
+    scored by the head's own ``loss_cls`` with the arguments its loss
+    passed in this step (targets, label weights or GFL's quality scores,
+    ``avg_factor``). With ``A = 1`` it is the head's classification loss.
+    RetinaNet, GFL, FCOS and RPN heads.
 
     Config example (made by ``mmokd.DetADMDistiller``)::
 
@@ -49,32 +50,34 @@ class DetADMClsLoss(nn.Module):
                 level.
             attention (list[Tensor]): ``(N, 1, H, W)`` maps per level.
             head (DenseHeadRecord): The same network's head record (its
-                module and this step's targets).
+                module and the arguments its ``loss_cls`` received in this
+                step).
 
         Returns:
             Tensor: ``loss_weight * loss``.
         """
-        from mmdet.models.dense_heads import AnchorHead, GFLHead
-        module = head.module
-        if not isinstance(module, AnchorHead) or isinstance(module, GFLHead):
-            raise TypeError(
-                f'DetADMClsLoss: {type(module).__name__} is not supported; '
-                'the attended term reuses anchor heads\' classification '
-                'loss (RetinaNet, RPN).')
-        if 'labels' not in head.targets:
-            head.target_rows()  # raises, naming the head
-        conv = getattr(module, self.classifier)
-        total = feats[0].new_zeros(())
-        for feat, attn, labels, weights in zip(feats, attention,
-                                               head.targets['labels'],
-                                               head.targets['label_weights']):
-            scores = F.conv2d(
+        calls = head.targets.get('loss_cls_calls')
+        if not calls:
+            raise RuntimeError(
+                f'DetADMClsLoss: the head "{head.head}" computed no '
+                'classification loss in this step (a frozen peer?).')
+        conv = getattr(head.module, self.classifier)
+        rows = [
+            F.conv2d(
                 F.relu(feat) * attn.to(feat.dtype), conv.weight, conv.bias,
-                conv.stride, conv.padding)
-            rows = scores.permute(0, 2, 3, 1).reshape(-1, head.num_logits)
-            total = total + module.loss_cls(
-                rows, labels.reshape(-1), weights.reshape(-1),
-                avg_factor=head.targets['avg_factor'])
+                conv.stride, conv.padding).permute(0, 2, 3, 1).reshape(
+                    -1, head.num_logits)
+            for feat, attn in zip(feats, attention)
+        ]
+        if len(calls) == 1:  # FCOS: all levels flattened, level first
+            rows = [torch.cat(rows)]
+        if len(calls) != len(rows):
+            raise RuntimeError(
+                f'DetADMClsLoss: the head called its loss_cls {len(calls)} '
+                f'times for {len(rows)} levels.')
+        total = rows[0].new_zeros(())
+        for scores, (args, kwargs) in zip(rows, calls):
+            total = total + head.module.loss_cls(scores, *args, **kwargs)
         return self.loss_weight * total
 
 

@@ -27,8 +27,10 @@ class DenseHeadRecord(NamedTuple):
         targets (dict): The targets the head's own loss assigned in this
             step, filled when it computes them: ``labels`` and
             ``label_weights`` (``(N, H * W * A)`` per level, background
-            label ``C``) and ``avg_factor``; empty when the head computed
-            no loss (a frozen peer).
+            label ``C``), ``avg_factor`` and ``loss_cls_calls`` (the
+            arguments of each call of the head's ``loss_cls`` after the
+            scores); empty when the head computed no loss (a frozen
+            peer).
         module (nn.Module, optional): The head itself (its classifier and
             classification loss, for ADM's attended term).
     """
