@@ -82,8 +82,8 @@ def _check_model(model: dict) -> List[str]:
             interval < 1:
         raise ValueError('model.meta_interval must be an integer >= 1, got '
                          f'{interval!r}.')
-    hypergrad = model.get('hypergrad', 'second_order')
-    if hypergrad not in HYPERGRADS:
+    hypergrad = model.get('hypergrad')
+    if hypergrad is not None and hypergrad not in HYPERGRADS:
         raise ValueError(f'model.hypergrad must be one of {list(HYPERGRADS)}'
                          f', got {hypergrad!r}.')
     for field, path in _warm_starts(peers):

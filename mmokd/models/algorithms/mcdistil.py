@@ -141,8 +141,10 @@ class MCDistil(OnlineDistill):
         tau (float): Temperature. Defaults to 2.0.
         meta_interval (int): ``L``: the C-Net steps when
             ``(batch_idx + 1) % L == 0``. Defaults to 20.
-        hypergrad (str): ``'second_order'`` or ``'finite_difference'``.
-            Defaults to ``'second_order'``.
+        hypergrad (str, optional): ``'second_order'`` or
+            ``'finite_difference'``. Defaults to None: second order for
+            classification (the reference), finite differences for dense
+            tasks (segmentation).
         fd_eps (float): Step of the finite difference, relative to
             ``|v|``. Defaults to 0.01.
         hard_loss_keys (Sequence[str]): The students' task-loss terms
@@ -168,7 +170,7 @@ class MCDistil(OnlineDistill):
                  teacher: str = 'teacher',
                  tau: float = 2.0,
                  meta_interval: int = 20,
-                 hypergrad: str = 'second_order',
+                 hypergrad: Optional[str] = None,
                  fd_eps: float = 0.01,
                  hard_loss_keys: Sequence[str] = ('loss_task', ),
                  ignore_index: int = 255,
@@ -186,14 +188,13 @@ class MCDistil(OnlineDistill):
         if 'cnet' in peers:
             raise ValueError('model.peers: "cnet" is the C-Net\'s name; '
                              'rename that peer.')
-        if hypergrad not in HYPERGRADS:
+        if hypergrad is not None and hypergrad not in HYPERGRADS:
             raise ValueError(f'model.hypergrad must be one of '
                              f'{list(HYPERGRADS)}, got {hypergrad!r}.')
         self.tau = check_positive(tau, 'model.tau')
         self.meta_interval = check_integer(meta_interval,
                                            'model.meta_interval', 1)
         self.fd_eps = check_positive(fd_eps, 'model.fd_eps')
-        self.hypergrad = hypergrad
         self.hard_loss_keys = tuple(hard_loss_keys)
         names = list(peers)
         self.students = [name for name in names if name != teacher]
@@ -216,6 +217,9 @@ class MCDistil(OnlineDistill):
             peers=peers, distiller=distiller, frozen_peers=[teacher],
             **kwargs)
         self.teacher_name = teacher
+        dense_default = 'finite_difference' if self.task.is_dense \
+            else 'second_order'
+        self.hypergrad = hypergrad or dense_default
         self.ignore_index = self.task.ignored_label(ignore_index)
         with config_field('model.cnet'):
             self.cnet: MCDistilCNet = MODELS.build(cnet)
@@ -229,7 +233,7 @@ class MCDistil(OnlineDistill):
                 f'model.cnet.dense must be {self.task.is_dense} for '
                 f'{self.task.name}: one weight per '
                 f'{"pixel" if self.task.is_dense else "image"}.')
-        if hypergrad == 'second_order':
+        if self.hypergrad == 'second_order':
             self._refuse_sync_bn()
         self.register_buffer('meta_steps', torch.zeros((), dtype=torch.int64))
         self.meta_triggered = False

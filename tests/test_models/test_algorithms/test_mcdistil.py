@@ -1,10 +1,12 @@
 """MC-Distil (Tambat et al., TMLR 2025): the C-Net contract and the
 invariants of the meta step and the student step."""
 import copy
+import os.path as osp
 from types import SimpleNamespace
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 
 from mmokd.engine.hooks import MCDistilMetaHook
@@ -12,6 +14,7 @@ from mmokd.models.backbones import CIFARBasicResNet
 from mmokd.models.mcdistil import MCDistilCNet
 from mmokd.models.utils import config_field
 from mmokd.registry import MODELS
+from tests.conftest import REPO
 from tests.toy_models import batch
 
 
@@ -314,6 +317,7 @@ def test_bad_settings_are_refused_naming_the_field(change, message):
 
 
 def test_second_order_refuses_sync_bn():
+    assert MODELS.build(mcdistil_config()).hypergrad == 'second_order'
     cfg = mcdistil_config()
     cfg['peers']['s_xxs']['backbone']['norm_cfg'] = dict(type='SyncBN')
     with pytest.raises(ValueError, match='model.hypergrad'):
@@ -334,3 +338,12 @@ def test_non_finite_meta_loss_stops_before_the_cnet_steps():
         if 'running' not in key and 'num_batches' not in key:
             assert torch.equal(value, phi[key]), key
     assert int(model.meta_steps) == 0
+
+
+def test_segmentation_defaults_to_finite_differences():
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/mcdistil/deeplabv3_r101_r18_cityscapes.py'))
+    cfg.model.pop('hypergrad')
+    model = MODELS.build(cfg.model)
+    assert model.hypergrad == 'finite_difference'
+    assert model.ignore_index == 255 and model.cnet.dense
