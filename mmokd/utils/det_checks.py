@@ -65,8 +65,9 @@ def check_detection(cfg: Config) -> None:
 
     Checks the COCO annotation files of the dataloaders and evaluators,
     refuses GPD with mmdet networks, and runs the peers' matching checks
-    (:func:`~mmokd.models.tasks.det_matching.check_det_peers`) and KDCL's
-    detection settings. Configs without mmdet networks are not touched.
+    (:func:`~mmokd.models.tasks.det_matching.check_det_peers`), KDCL's
+    detection settings and ADM's channel counts. Configs without mmdet
+    networks are not touched.
 
     Args:
         cfg (Config): The full training config.
@@ -100,3 +101,25 @@ def check_detection(cfg: Config) -> None:
         return
     check_det_peer_configs(networks, model.get('student', 'student'),
                            model.get('num_classes'), **_method_needs(model))
+    _check_adm_channels(model, networks)
+
+
+def _check_adm_channels(model: Dict[str, Any], networks: Dict[str,
+                                                              Any]) -> None:
+    """Raises if ``DetADMDistiller.channels`` are not the FPNs'
+    ``out_channels`` of the peers' configs."""
+    distiller = model.get('distiller') or {}
+    if _type_name(distiller) != 'DetADMDistiller':
+        return
+    from mmokd.models.tasks.det_matching import peer_model_config
+    neck = distiller.get('neck', 'neck')
+    for peer, count in (distiller.get('channels') or {}).items():
+        if peer not in networks:
+            continue
+        config = peer_model_config(networks[peer], model.get('num_classes'))
+        actual = ((config or {}).get(neck) or {}).get('out_channels')
+        if actual is not None and actual != count:
+            raise ValueError(
+                f'model.distiller.channels.{peer}: {count}, but the FPN '
+                f'"{neck}" of "{peer}" has out_channels={actual}; set it to '
+                f'{actual}.')

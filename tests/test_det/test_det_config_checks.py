@@ -50,6 +50,18 @@ def test_feature_level_adm_accepts_what_logit_terms_refuse(tiny_coco):
     check_detection(cfg)
 
 
+def test_adm_channels_must_be_the_fpns(tiny_coco):
+    cfg = _demo(tiny_coco)
+    cfg.model.distiller = dict(
+        type='DetADMDistiller', channels=dict(student=128, teacher=256))
+    with pytest.raises(ValueError, match=r'^model\.distiller\.channels\.'
+                       r'student: 128, but the FPN "neck" of "student" has '
+                       'out_channels=256'):
+        check_detection(cfg)
+    cfg.model.distiller.channels.student = 256
+    check_detection(cfg)
+
+
 def test_kdcl_and_gpd_settings_are_refused(tiny_coco):
     with pytest.raises(ValueError, match='ensemble_strategy'):
         check_detection(
