@@ -136,26 +136,14 @@ class DetTask(BaseTask):
     """
 
     name = 'detection'
-    #: Logits are per-level maps, but there is no label map to resize.
+    #: Logits are per-level maps, but there is no label map to resize, and
+    #: no label is left out (``ignored_label`` is None).
     is_dense = False
     #: The usual activation; each record carries its head's own.
     activation = 'sigmoid'
-
-    @classmethod
-    def fits(cls, network: nn.Module) -> bool:
-        """Whether ``network`` is an mmdet detector.
-
-        Args:
-            network (nn.Module): A built network.
-
-        Returns:
-            bool: True for ``mmdet.models.detectors.BaseDetector``.
-        """
-        try:
-            from mmdet.models.detectors import BaseDetector
-        except ImportError:  # mmdet is not installed
-            return False
-        return isinstance(network, BaseDetector)
+    network_base = 'mmdet.models.detectors.BaseDetector'
+    #: Not one tensor: a record (:meth:`logits_error`).
+    logits_layout = 'DenseHeadRecord or RoIRecord'
 
     def labels(self, data_samples: List[Any]) -> Tensor:
         """The class labels of every ground-truth instance of the batch.
@@ -173,17 +161,6 @@ class DetTask(BaseTask):
                            'PackDetInputs) or set model.task.')
         return torch.cat([s.gt_instances.labels
                           for s in data_samples]).long()
-
-    def ignored_label(self, ignore_index: int) -> Optional[int]:
-        """None: detection leaves priors out by mask, not by label.
-
-        Args:
-            ignore_index (int): The term's setting (unused here).
-
-        Returns:
-            None.
-        """
-        return None
 
     def num_classes(self, network: nn.Module) -> Optional[int]:
         """The ``num_classes`` of the detector's class-predicting head.
