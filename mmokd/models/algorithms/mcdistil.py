@@ -242,6 +242,7 @@ class MCDistil(OnlineDistill):
         self._inputs: Optional[Tensor] = None
         self._weights: Optional[Tensor] = None
         self._meta_log: Dict[str, Tensor] = {}
+        self._teacher_recorded = False
 
     def _refuse_sync_bn(self) -> None:
         """Raises if a student has SyncBN, which has no double backward."""
@@ -307,13 +308,31 @@ class MCDistil(OnlineDistill):
         Returns:
             dict: ``{peer: {loss name: value}}``.
         """
+        self._teacher_recorded = False
         if self._optim_wrapper is not None and self.meta_triggered:
             teacher_logits = self.teacher_logits(inputs, data_samples)
+            self._teacher_recorded = True
             self._meta_log = self.meta_step(inputs, data_samples,
                                             teacher_logits,
                                             self._optim_wrapper)
         self._inputs = inputs
-        return super().peer_losses(inputs, data_samples)
+        try:
+            return super().peer_losses(inputs, data_samples)
+        finally:
+            self._teacher_recorded = False
+
+    def record_frozen_peer(self, name: str, inputs: Tensor,
+                           data_samples: list) -> None:
+        """Runs the teacher for its records unless the meta step already
+        did on this batch: the teacher runs once per step.
+
+        Args:
+            name (str): The frozen peer (the teacher).
+            inputs (Tensor): Its input.
+            data_samples (list): The batch's data samples.
+        """
+        if not (name == self.teacher_name and self._teacher_recorded):
+            super().record_frozen_peer(name, inputs, data_samples)
 
     def step_data(self, data_samples: list) -> Dict[str, Tensor]:
         """The C-Net's weights of this batch, computed once under

@@ -223,8 +223,7 @@ class OnlineDistill(PeerAlgorithm):
         losses: Dict[str, LossDict] = {}
         for name in self.peer_names:
             if name in self.frozen_peers:
-                with distiller.recording(name), torch.no_grad():
-                    self.peer(name)(views[name], data_samples, mode='tensor')
+                self.record_frozen_peer(name, views[name], data_samples)
                 losses[name] = {}
                 continue
             with distiller.recording(name):
@@ -244,6 +243,19 @@ class OnlineDistill(PeerAlgorithm):
                     'clash with the task losses of that peer; rename them.')
             losses[owner].update(terms)
         return losses
+
+    def record_frozen_peer(self, name: str, inputs: Tensor,
+                           data_samples: list) -> None:
+        """Runs frozen peer ``name`` for its records: a ``'tensor'``
+        forward under ``no_grad``, no losses.
+
+        Args:
+            name (str): A frozen peer.
+            inputs (Tensor): Its input.
+            data_samples (list): The batch's data samples.
+        """
+        with unwrap(self.distiller).recording(name), torch.no_grad():
+            self.peer(name)(inputs, data_samples, mode='tensor')
 
     def loss(self, inputs: Tensor, data_samples: list) -> LossDict:
         """All peers' losses in one dict, keys prefixed by the peer name.

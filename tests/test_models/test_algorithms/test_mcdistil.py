@@ -347,3 +347,17 @@ def test_segmentation_defaults_to_finite_differences():
     model = MODELS.build(cfg.model)
     assert model.hypergrad == 'finite_difference'
     assert model.ignore_index == 255 and model.cnet.dense
+
+
+def test_the_teacher_runs_once_per_step_meta_steps_included():
+    """The meta step's teacher records also serve the students' terms."""
+    model = build()
+    wrappers = optim(model)
+    calls = []
+    model.peer(model.teacher_name).register_forward_hook(
+        lambda *args: calls.append(1))
+    for i in range(3):  # L = 3: batch_idx 2 triggers
+        before = len(calls)
+        log = run(model, wrappers, 1, start=i)[0]
+        assert len(calls) - before == 1
+    assert 'mcdistil.meta_loss' in log
