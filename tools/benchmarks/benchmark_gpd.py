@@ -7,18 +7,24 @@ and GPD settings (no pretrained weights are loaded):
     ``train_step``, SGD);
 (b) ``gpd``: ``mmokd.GPD`` without a teacher (DT forward + backward, student
     forward + backward, one SGD step with gradient clipping 5);
-(c) ``gpd_teacher``: ``mmokd.GPD`` with the config's static teacher and KD.
+(c) ``gpd_per_forward``: (b) with every forward merging its own
+    multi-branch kernels (``set_step_weight_caching(store, False)``), what
+    the per-step cache of :mod:`mmokd.models.gpd.step_cache` saves;
+(d) ``gpd_teacher``: ``mmokd.GPD`` with the config's static teacher and KD.
 
 Time: the variants run interleaved, round after round, and the median of
-each is reported. Memory: each variant runs in its own subprocess; on CUDA
-the peak of ``torch.cuda.max_memory_allocated`` during its steps, on CPU
-the growth of the process's peak RSS from after model building to after the
-steps. FLOPs: one forward per image of the student, of the dynamic teacher
+each is reported. Memory: on CUDA the peak of
+``torch.cuda.max_memory_allocated`` during each variant's first steps,
+above what was allocated before them; on CPU, each variant in its own
+subprocess, the growth of the peak RSS from after model building to after
+the steps. FLOPs: one forward per image of the student, of the dynamic teacher
 (the same store in DT mode) and of the teacher, counted by
 ``torch.utils.flop_counter`` (convolutions and matrix products; the
 elementwise merging of multi-branch kernels is not counted); the training
 estimate counts a trained network's step as 3 forwards and the teacher's
 as one. ``--branches none`` measures the DT without multi-branch convs.
+``--amp`` trains through mmengine's ``AmpOptimWrapper`` (CUDA only);
+``--json FILE`` also writes the figures as JSON (``gpu_suite.sh``).
 
 Example::
 
@@ -27,15 +33,14 @@ Example::
 import json
 import os.path as osp
 import sys
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import torch
 from mmengine.config import Config
-from mmengine.optim import OptimWrapper
 from torch.utils.flop_counter import FlopCounterMode
 
 import mmokd  # noqa: F401
-from mmokd.models.gpd import gpd_mode
+from mmokd.models.gpd import gpd_mode, set_step_weight_caching
 from mmokd.registry import MODELS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
@@ -46,7 +51,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = dict(
     cls='configs/gpd/dkd_resnet34_resnet18_in1k.py',
     seg='configs/gpd/kd_deeplabv3_r101_r18_cityscapes.py')
-VARIANTS = ('plain_student', 'gpd', 'gpd_teacher')
+#: ResNet depth of each config's static teacher (``--tiny``).
+TEACHER_DEPTHS = dict(cls=34, seg=101)
+VARIANTS = ('plain_student', 'gpd', 'gpd_per_forward', 'gpd_teacher')
 
 
 def model_config(args) -> dict:
@@ -58,6 +65,12 @@ def model_config(args) -> dict:
             network.cfg_options = dict(
                 network.get('cfg_options', {}),
                 **{'model.data_preprocessor.size': tuple(args.size)})
+    if args.tiny:
+        for network, depth in ((model.architecture, 18),
+                               (model.teacher, TEACHER_DEPTHS[args.task])):
+            network.cfg_options = dict(
+                network.get('cfg_options', {}),
+                **measurement.tiny_options(args.task, depth))
     if args.branches != 'config':
         model.gpd.branches = None if args.branches == 'none' \
             else args.branches
@@ -70,17 +83,21 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
     device = torch.device(args.device)
     if name == 'plain_student':
         model = MODELS.build(cfg.architecture).to(device)
-        optim = OptimWrapper(
-            torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
+        optim = measurement.optim_wrapper(
+            torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9),
+            args.amp)
         return lambda data: model.train_step(data, optim)
-    if name == 'gpd':
+    if name != 'gpd_teacher':
         cfg.pop('teacher')
         cfg.pop('static_kd')
     model = MODELS.build(cfg).to(device)
-    optim = OptimWrapper(
+    optim = measurement.optim_wrapper(
         torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9),
+        args.amp,
         clip_grad=dict(max_norm=5, norm_type=2))
     model.train()
+    if name == 'gpd_per_forward':
+        set_step_weight_caching(model.store, False)
     return lambda data: model.train_step(data, optim)
 
 
@@ -91,11 +108,15 @@ def measure_memory(name: str, args) -> float:
                                        args.memory_steps)
 
 
-def measure_time(args) -> Dict[str, float]:
-    """Median seconds per iteration of every variant, interleaved."""
-    steps = {name: build_variant(name, args) for name in VARIANTS}
-    return measurement.median_times(steps, make_batch(args), args.device,
-                                    args.warmup, args.iters)
+def measure(args) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Peak memory (MiB) and median seconds per iteration (interleaved) of
+    the chosen variants."""
+    steps = {name: build_variant(name, args) for name in args.variants}
+    data = make_batch(args)
+    memory = measurement.memory_of_all(__file__, steps, data, args)
+    seconds = measurement.median_times(steps, data, args.device,
+                                       args.warmup, args.iters)
+    return seconds, memory
 
 
 def forward_gmacs(args) -> Dict[str, float]:
@@ -129,28 +150,32 @@ def main() -> None:
     if args.memory_of:
         print(json.dumps(measure_memory(args.memory_of, args)))
         return
-    memory = measurement.memory_in_subprocesses(__file__, VARIANTS,
-                                                sys.argv[1:])
-    seconds = measure_time(args)
+    seconds, memory = measure(args)
     macs = forward_gmacs(args)
     print(f'config={CONFIGS[args.task]} size={args.size} batch={args.batch} '
-          f'branches={args.branches} device={args.device} '
+          f'branches={args.branches} device={args.device} amp={args.amp} '
           f'iters={args.iters} (median)')
     print(f'{"variant":<16}{"s/iter":>10}{"peak MiB":>12}')
-    for name in VARIANTS:
+    for name in args.variants:
         print(f'{name:<16}{seconds[name]:>10.3f}{memory[name]:>12.1f}')
-    plain_t, plain_m = seconds['plain_student'], memory['plain_student']
-    for name in VARIANTS[1:]:
-        print(f'time   {name} / plain_student = '
-              f'{seconds[name] / plain_t:.3f}')
-        print(f'memory {name} / plain_student = '
-              f'{memory[name] / plain_m:.3f}')
+    if 'plain_student' in seconds:
+        plain_t, plain_m = seconds['plain_student'], memory['plain_student']
+        for name in args.variants:
+            if name != 'plain_student':
+                print(f'time   {name} / plain_student = '
+                      f'{measurement.ratio(seconds[name], plain_t)}')
+                print(f'memory {name} / plain_student = '
+                      f'{measurement.ratio(memory[name], plain_m)}')
     s, d, t = macs['student'], macs['dynamic_teacher'], macs['teacher']
     print(f'forward GMACs per image: student {s:.3f}, dynamic teacher '
           f'{d:.3f} (x{d / s:.2f}), teacher {t:.3f}')
     print(f'training GMACs per image (3 x trained forwards + teacher): '
           f'plain {3 * s:.2f}, GPD {3 * (s + d):.2f} '
           f'(x{(s + d) / s:.2f}), GPD + teacher {3 * (s + d) + t:.2f}')
+    if args.json:
+        measurement.write_json(
+            args, 'gpd', seconds, memory,
+            flop_ratio={'gpd': (s + d) / s, 'gpd_per_forward': (s + d) / s})
 
 
 if __name__ == '__main__':

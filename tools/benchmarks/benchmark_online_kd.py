@@ -25,10 +25,11 @@ Measured in one run, on one fixed batch:
     step of each against DML are printed too.
 
 Time: the variants run interleaved, round after round, and the median of
-each is reported, so machine noise hits them alike. Memory: each variant
-runs in its own subprocess; on CUDA the peak of
-``torch.cuda.max_memory_allocated`` during its steps, on CPU the growth of
-the process's peak RSS from after model building to after the steps.
+each is reported, so machine noise hits them alike. Memory: on CUDA the
+peak of ``torch.cuda.max_memory_allocated`` during each variant's first
+steps, above what was allocated before them; on CPU, each variant in its
+own subprocess, the growth of the peak RSS from after model building to
+after the steps.
 Operators: the non-view ATen operators one more step of each variant
 dispatches (forward, backward, optimizer; SGD is the multi-tensor one on
 every device, as CUDA's default), plus the kernels ``torch.compile``
@@ -77,15 +78,23 @@ VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std',
 MCDISTIL_INTERVAL = 20
 
 
+#: ResNet depth of each network (``--tiny`` narrows them).
+DEPTHS = dict(
+    cls=dict(student=18, teacher=34), seg=dict(student=18, teacher=101))
+
+
 def build_peer(args, role: str) -> torch.nn.Module:
     """One network exactly as its mmseg / mmpretrain config builds it."""
+    tiny = measurement.tiny_options(args.task, DEPTHS[args.task][role]) \
+        if args.tiny else {}
     if args.task == 'seg':
         options = {
             'model.pretrained': None,
-            'model.data_preprocessor.size': tuple(args.size)
+            'model.data_preprocessor.size': tuple(args.size),
+            **tiny
         }
         return ExternalModel(SEG_CFGS[role], options, 'BN')
-    return ExternalModel(CLS_CFGS[role])
+    return ExternalModel(CLS_CFGS[role], tiny or None)
 
 
 def make_batch(args) -> dict:
@@ -126,6 +135,22 @@ def adm_distiller(args, fuse_terms: bool = False) -> dict:
     return dict(cfg.model.distiller.to_dict(), fuse_terms=fuse_terms)
 
 
+def tiny_adm_channels(cfg):
+    """The classification ADM distiller with the backbone widths of
+    ``--tiny`` (its ``channels`` are backbone stage widths; segmentation's
+    are the decode heads', which ``--tiny`` keeps)."""
+    if isinstance(cfg, list):
+        return [tiny_adm_channels(item) for item in cfg]
+    if not isinstance(cfg, dict):
+        return cfg
+    return {
+        key: {role: width * measurement.TINY_WIDTH // 64
+              for role, width in value.items()}
+        if key == 'channels' else tiny_adm_channels(value)
+        for key, value in cfg.items()
+    }
+
+
 def multi_view_preprocessor(args) -> dict:
     """The peers' own preprocessing (ImageNet mean / std), per view."""
     norm = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
@@ -159,14 +184,16 @@ def two_views(data: dict) -> dict:
 SGD_ARGS = dict(lr=1e-3, momentum=0.9, foreach=True)
 
 
-def sgd(params) -> OptimWrapper:
-    return OptimWrapper(torch.optim.SGD(params, **SGD_ARGS))
+def sgd(params, amp: bool = False) -> OptimWrapper:
+    return measurement.optim_wrapper(torch.optim.SGD(params, **SGD_ARGS), amp)
 
 
-def peer_sgd(model) -> OptimWrapperDict:
+def peer_sgd(model, amp: bool = False) -> OptimWrapperDict:
     """One :data:`SGD_ARGS` optimizer per peer of an mmokd algorithm."""
+    wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic') \
+        if amp else {}
     return PeerOptimWrapperConstructor({
-        name: dict(optimizer=dict(type='SGD', **SGD_ARGS))
+        name: dict(wrapper, optimizer=dict(type='SGD', **SGD_ARGS))
         for name in model.peer_names
     })(model)
 
@@ -243,7 +270,7 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
     device = torch.device(args.device)
     if name.startswith('plain_'):
         model = build_peer(args, name[len('plain_'):]).to(device)
-        optim = sgd(model.parameters())
+        optim = sgd(model.parameters(), args.amp)
         return lambda data: model.train_step(data, optim)
     peers = dict(
         student=build_peer(args, 'student'),
@@ -251,6 +278,8 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
     if name.startswith('mmokd_dml'):
         distiller = adm_distiller(args, name.endswith('fused')) \
             if 'adm' in name else None
+        if distiller is not None and args.tiny and args.task == 'cls':
+            distiller = tiny_adm_channels(distiller)
         model = MODELS.build(
             dict(
                 type='mmokd.DML',
@@ -258,7 +287,7 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
                 logits=logits_module(args),
                 dml_loss=dict(type='mmokd.DMLLoss'),
                 distiller=distiller)).to(device)
-        optim = peer_sgd(model)
+        optim = peer_sgd(model, args.amp)
         return lambda data: model.train_step(data, optim)
     if name.startswith('mmokd_mcdistil'):
         return mcdistil_step(args, peers, name.endswith('meta'))
@@ -270,7 +299,7 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
                 logits=logits_module(args),
                 ensemble_strategy='minlogit',
                 data_preprocessor=multi_view_preprocessor(args))).to(device)
-        optim = peer_sgd(model)
+        optim = peer_sgd(model, args.amp)
         return lambda data: model.train_step(two_views(data), optim)
     if name == 'mmokd_switokd_expert':
         model = MODELS.build(
@@ -280,7 +309,7 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
         # The statistics and their all-reduce still run (reweight_losses);
         # only the student steps, as in expert mode.
         model.peers_to_update = lambda: [model.student_name]
-        optim = peer_sgd(model)
+        optim = peer_sgd(model, args.amp)
         return lambda data: model.train_step(data, optim)
     record = dict(type='ModuleOutputs', source=logits_module(args))
     mapping = {
@@ -310,7 +339,7 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
                 teacher_recorders=dict(logits=record),
                 distill_losses=dict(loss_s=kl, loss_t=kl),
                 loss_forward_mappings=mapping))).to(device)
-    optim = sgd(model.parameters())
+    optim = sgd(model.parameters(), args.amp)
     return lambda data: model.train_step(data, optim)
 
 
@@ -322,18 +351,19 @@ def measure_memory(name: str, args) -> float:
 
 
 def measure_time_and_operators(
-        args) -> Tuple[Dict[str, float], Dict[str, int]]:
-    """Median seconds per iteration of every variant, interleaved, and the
-    operators one more step of each dispatches."""
-    steps = {name: build_variant(name, args) for name in VARIANTS}
+        args) -> Tuple[Dict[str, float], Dict[str, int], Dict[str, float]]:
+    """Median seconds per iteration of every variant, interleaved, the
+    operators one more step of each dispatches and peak memory (MiB)."""
+    steps = {name: build_variant(name, args) for name in args.variants}
     data = make_batch(args)
+    memory = measurement.memory_of_all(__file__, steps, data, args)
     seconds = measurement.median_times(steps, data, args.device, args.warmup,
                                        args.iters)
     operators = {
         name: measurement.dispatched_operators(step, data)
         for name, step in steps.items()
     }
-    return seconds, operators
+    return seconds, operators, memory
 
 
 def main() -> None:
@@ -344,32 +374,38 @@ def main() -> None:
     if args.memory_of:
         print(json.dumps(measure_memory(args.memory_of, args)))
         return
-    memory = measurement.memory_in_subprocesses(__file__, VARIANTS,
-                                                sys.argv[1:])
-    seconds, operators = measure_time_and_operators(args)
-    plain_time = seconds['plain_student'] + seconds['plain_teacher']
-    plain_mem = memory['plain_student'] + memory['plain_teacher']
+    seconds, operators, memory = measure_time_and_operators(args)
     print(f'task={args.task} size={args.size} batch={args.batch} '
-          f'device={args.device} iters={args.iters} (median)')
+          f'device={args.device} amp={args.amp} iters={args.iters} '
+          '(median)')
     print(f'{"variant":<22}{"s/iter":>10}{"peak MiB":>12}{"operators":>11}')
-    for name in VARIANTS:
+    for name in args.variants:
         print(f'{name:<22}{seconds[name]:>10.3f}{memory[name]:>12.1f}'
               f'{operators[name]:>11d}')
-    print(f'time   mmokd_dml / sum(plain) = '
-          f'{seconds["mmokd_dml"] / plain_time:.3f}')
-    print(f'time   mmokd_dml / mmrazor_std = '
-          f'{seconds["mmokd_dml"] / seconds["mmrazor_std"]:.3f}')
-    print(f'memory mmokd_dml / sum(plain) = '
-          f'{memory["mmokd_dml"] / plain_mem:.3f}')
-    print(f'memory mmokd_dml / mmrazor_std = '
-          f'{memory["mmokd_dml"] / memory["mmrazor_std"]:.3f}')
+    if {'plain_student', 'plain_teacher', 'mmokd_dml',
+            'mmrazor_std'} <= set(seconds):
+        plain_time = seconds['plain_student'] + seconds['plain_teacher']
+        plain_mem = memory['plain_student'] + memory['plain_teacher']
+        print(f'time   mmokd_dml / sum(plain) = '
+              f'{seconds["mmokd_dml"] / plain_time:.3f}')
+        print(f'time   mmokd_dml / mmrazor_std = '
+              f'{seconds["mmokd_dml"] / seconds["mmrazor_std"]:.3f}')
+        print(f'memory mmokd_dml / sum(plain) = '
+              f'{measurement.ratio(memory["mmokd_dml"], plain_mem)}')
+        razor_mem = measurement.ratio(memory['mmokd_dml'],
+                                      memory['mmrazor_std'])
+        print(f'memory mmokd_dml / mmrazor_std = {razor_mem}')
     for name in VARIANTS[4:]:
+        if name not in seconds or 'mmokd_dml' not in seconds:
+            continue
         for label, values in (('time', seconds), ('memory', memory),
                               ('operators', operators)):
             print(f'{label:<9} {name} / mmokd_dml = '
-                  f'{values[name] / values["mmokd_dml"]:.3f}')
+                  f'{measurement.ratio(values[name], values["mmokd_dml"])}')
     if {'mmokd_dml', 'mmokd_mcdistil', 'mmokd_mcdistil_meta'} <= set(seconds):
         print_mcdistil_ratios(args, seconds, memory)
+    if args.json:
+        measurement.write_json(args, 'online_kd', seconds, memory, operators)
 
 
 if __name__ == '__main__':

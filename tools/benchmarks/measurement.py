@@ -2,9 +2,10 @@
 
 Time: the variants run interleaved, round after round, on one fixed batch,
 and the median of each is reported, so machine noise affects them alike.
-Memory: each variant runs in its own subprocess; on CUDA the peak of
-``torch.cuda.max_memory_allocated`` during its steps, on CPU the growth of
-the process's peak RSS from after building to after the steps.
+Memory: on CUDA the peak of ``torch.cuda.max_memory_allocated`` during
+each variant's first steps above what was allocated before them (one
+process); on CPU, each variant in its own subprocess, the growth of the
+peak RSS during the steps (reset after building where Linux allows).
 Operators: the ATen operators one step dispatches (forward, backward and
 optimizer), without the views, which launch no kernel: on a GPU whose
 step is launch-bound, time follows this count.
@@ -16,9 +17,10 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from torch.utils._python_dispatch import TorchDispatchMode
 
 Step = Callable[[dict], dict]
@@ -48,8 +50,108 @@ def benchmark_parser(description: str, variants: Sequence[str], task: str,
     parser.add_argument('--memory-steps', type=int, default=2)
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
+        '--variants',
+        nargs='+',
+        choices=variants,
+        default=list(variants),
+        help='the variants to measure (default: all)')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help="mixed precision through mmengine's AmpOptimWrapper "
+        '(CUDA only)')
+    parser.add_argument(
+        '--json', metavar='FILE', help='also write the figures as JSON')
+    parser.add_argument(
+        '--tiny',
+        action='store_true',
+        help=f'networks {64 // TINY_WIDTH} times narrower, same depth '
+        '(smoke runs; not benchmark figures)')
+    parser.add_argument(
+        '--memory-in-process',
+        action='store_true',
+        help='on the CPU, measure memory in this process (quick smoke '
+        'runs: memory an earlier variant freed but the allocator kept '
+        'hides part of a later one\'s peak)')
+    parser.add_argument(
         '--memory-of', choices=variants, help=argparse.SUPPRESS)
     return parser
+
+
+#: Base width of the networks under ``--tiny`` (ResNets have 64).
+TINY_WIDTH = 8
+
+
+def tiny_options(task: str, depth: int) -> dict:
+    """``cfg_options`` making an mmpretrain / mmseg ResNet network of the
+    benchmarks :data:`TINY_WIDTH` wide (``--tiny``), heads to match.
+
+    Args:
+        task (str): ``'cls'`` or ``'seg'`` (a DeepLabV3 / PSPNet with an
+            auxiliary head on the third stage).
+        depth (int): ResNet depth (bottleneck blocks from 50).
+
+    Returns:
+        dict: The options.
+    """
+    out = TINY_WIDTH * 8 * (4 if depth >= 50 else 1)
+    options = {
+        'model.backbone.base_channels': TINY_WIDTH,
+        'model.backbone.stem_channels': TINY_WIDTH
+    }
+    if task == 'cls':
+        options['model.head.in_channels'] = out
+    else:
+        options['model.decode_head.in_channels'] = out
+        options['model.auxiliary_head.in_channels'] = out // 2
+    return options
+
+
+def optim_wrapper(optimizer: torch.optim.Optimizer, amp: bool,
+                  **kwargs) -> OptimWrapper:
+    """The benchmarks' optimizer wrapper: mmengine's ``AmpOptimWrapper``
+    (dynamic loss scaling, as ``tools/train.py --amp``) or ``OptimWrapper``.
+
+    Args:
+        optimizer (Optimizer): The optimizer.
+        amp (bool): Whether to train in mixed precision.
+        **kwargs: Further wrapper arguments (e.g. ``clip_grad``).
+
+    Returns:
+        OptimWrapper: The wrapper.
+    """
+    if not amp:
+        return OptimWrapper(optimizer, **kwargs)
+    if not torch.cuda.is_available():
+        raise SystemExit('--amp needs CUDA: mmengine\'s AmpOptimWrapper '
+                         'does not train on the CPU.')
+    return AmpOptimWrapper(optimizer=optimizer, loss_scale='dynamic',
+                           **kwargs)
+
+
+def memory_of_all(script: str, steps: Dict[str, Step], data: dict,
+                  args: argparse.Namespace) -> Dict[str, float]:
+    """Peak memory of every variant: in this process on CUDA (the peak of
+    allocated memory above what was allocated before each variant's steps
+    is exact there) or with ``--memory-in-process``, otherwise in one
+    subprocess per variant (memory freed by an earlier variant and kept by
+    the allocator would hide part of a later one's peak RSS).
+
+    Args:
+        script (str): The benchmark script (for the subprocesses).
+        steps (dict): ``{variant: step}`` built in this process.
+        data (dict): The batch.
+        args (Namespace): The parsed options.
+
+    Returns:
+        dict: ``{variant: MiB}``.
+    """
+    if args.device == 'cuda' or args.memory_in_process:
+        return {
+            name: peak_memory_mib(step, data, args.device, args.memory_steps)
+            for name, step in steps.items()
+        }
+    return memory_in_subprocesses(script, list(steps), sys.argv[1:])
 
 
 def sync(device: str) -> None:
@@ -58,8 +160,32 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _status_mib(field: str) -> float:
+    """A ``/proc/self/status`` field (``VmRSS``, ``VmHWM``) in MiB."""
+    with open('/proc/self/status') as file:
+        for line in file:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def _reset_peak_rss() -> bool:
+    """Resets the process's peak RSS (``VmHWM``; Linux >= 4.0)."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as file:
+            file.write('5')
+        return True
+    except OSError:
+        return False
+
+
 def peak_memory_mib(step: Step, data: dict, device: str, steps: int) -> float:
     """Peak memory of ``steps`` training steps above the current use, MiB.
+
+    On CUDA the peak of allocated memory; on the CPU the peak RSS, reset
+    before the steps where Linux allows it (``/proc/self/clear_refs``),
+    else the process's lifetime peak (``ru_maxrss``), which an earlier
+    peak, e.g. while importing, can hide.
 
     Args:
         step (Callable): One training step on ``data``.
@@ -70,10 +196,13 @@ def peak_memory_mib(step: Step, data: dict, device: str, steps: int) -> float:
     Returns:
         float: MiB.
     """
+    resettable = False
     if device == 'cuda':
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
+    elif _reset_peak_rss():
+        resettable, base = True, _status_mib('VmRSS')
     else:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for _ in range(steps):
@@ -81,6 +210,8 @@ def peak_memory_mib(step: Step, data: dict, device: str, steps: int) -> float:
     sync(device)
     if device == 'cuda':
         return (torch.cuda.max_memory_allocated() - base) / 2**20
+    if resettable:
+        return _status_mib('VmHWM') - base
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
 
 
@@ -179,3 +310,49 @@ def memory_in_subprocesses(script: str, variants: Sequence[str],
         out = subprocess.run(cmd, check=True, capture_output=True, text=True)
         memory[name] = json.loads(out.stdout.strip().splitlines()[-1])
     return memory
+
+
+def ratio(value: float, reference: float) -> str:
+    """``value / reference`` with three decimals, ``'n/a'`` for a zero
+    reference (e.g. no RSS growth measured at tiny sizes)."""
+    return f'{value / reference:.3f}' if reference > 0 else 'n/a'
+
+
+def write_json(args: argparse.Namespace,
+               script: str,
+               seconds: Dict[str, float],
+               memory: Dict[str, float],
+               operators: Optional[Dict[str, int]] = None,
+               notes: Optional[Dict[str, str]] = None,
+               **extra) -> None:
+    """Writes a benchmark's figures to ``args.json``.
+
+    Args:
+        args (Namespace): The parsed options (``task``, ``size``, ...).
+        script (str): Which benchmark (``'online_kd'``, ``'gpd'``).
+        seconds (dict): ``{variant: median s/iter}``.
+        memory (dict): ``{variant: peak MiB}``.
+        operators (dict, optional): ``{variant: dispatched operators}``.
+        notes (dict, optional): ``{variant: why it was not measured}``.
+        **extra: Further JSON-serialisable fields.
+    """
+    variants = {
+        name: dict(
+            seconds=seconds[name],
+            memory_mib=memory[name],
+            operators=(operators or {}).get(name))
+        for name in seconds
+    }
+    record = dict(
+        script=script,
+        task=args.task,
+        size=list(args.size),
+        batch=args.batch,
+        device=args.device,
+        amp=args.amp,
+        iters=args.iters,
+        variants=variants,
+        notes=notes or {},
+        **extra)
+    with open(args.json, 'w') as file:
+        json.dump(record, file, indent=1)
