@@ -65,4 +65,4 @@ def test_quick_cpu_run_writes_every_row(tmp_path):
     sizes = {(r['benchmark'], r['task']): (r['size'], r['batch'])
              for r in rows}
     assert sizes[('online_kd', 'cls')] == ('32x32', '2')
-    assert sizes[('gpd', 'seg')] == ('64x64', '2')
+    assert sizes[('gpd', 'seg')] == ('32x32', '2')

@@ -16,7 +16,7 @@
 # to take under 8 minutes; the elapsed time is written under the table.
 #
 # --quick: the same networks 8 times narrower (--tiny), tiny inputs
-# (32x32 / 64x64, batch 2), one timed round, memory in-process; with
+# (32x32, batch 2), one timed round, memory in-process; with
 # --device cpu it runs end to end on the CPU as a smoke test of the suite
 # (tests/test_tools/test_gpu_suite.py). AMP rows are then written as not
 # measured (mmengine's AMP wrapper needs CUDA); quick figures are not
@@ -43,7 +43,7 @@ START=$SECONDS
 
 if [[ $QUICK == 1 ]]; then
     CLS=(--size 32 32 --batch 2)
-    SEG=(--size 64 64 --batch 2)
+    SEG=(--size 32 32 --batch 2)
     ROUNDS=(--iters 1 --warmup 0 --memory-steps 1 --memory-in-process
             --tiny)
     GPD_ROUNDS=("${ROUNDS[@]}")
