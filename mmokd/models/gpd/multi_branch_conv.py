@@ -44,9 +44,9 @@ BRANCH_INITS = {'pretrained': (1.0, 0.0, 0.0), 'scratch': (0.25, 0.5, 0.25)}
 
 class _MergeBranchKernels(torch.autograd.Function):
     """The merge of :func:`merge_branch_kernels` with a hand-written
-    backward: two passes over the ``[O, I, 3, 3]`` kernel forward and four
+    backward: one pass over the ``[O, I, 3, 3]`` kernel forward and three
     backward (autograd's graph of the same formula takes about fifteen,
-    which dominate a GPD step at small inputs; docs/benchmarks.md)."""
+    which dominated a GPD step at small inputs; docs/benchmarks.md)."""
 
     @staticmethod
     def forward(ctx, weight: Tensor, weight_1x1: Tensor, weight_avg: Tensor,
