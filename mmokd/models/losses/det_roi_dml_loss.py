@@ -2,16 +2,16 @@
 cross-evaluation."""
 from typing import Sequence, Union
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmokd.registry import MODELS
 from ..tasks.det_task import RoIRecord
-from ..utils import check_nonnegative, check_positive, field_of
+from .det_dml_loss import DetDMLLoss
 from .functional import softmax_kl
 
 
 @MODELS.register_module()
-class DetRoIDMLLoss(nn.Module):
+class DetRoIDMLLoss(DetDMLLoss):
     """One two-stage detector's RoI mimicry loss in Deep Mutual Learning.
 
     Zhang et al., "Deep Mutual Learning", CVPR 2018, Eq. 2, on RoIs: the
@@ -33,19 +33,6 @@ class DetRoIDMLLoss(nn.Module):
         loss_weight (float): ``lambda``. Defaults to 1.0.
         peer_reduction (str): ``'mean'`` or ``'sum'`` over peers.
     """
-
-    def __init__(self,
-                 tau: float = 1.0,
-                 loss_weight: float = 1.0,
-                 peer_reduction: str = 'mean') -> None:
-        super().__init__()
-        if peer_reduction not in ('mean', 'sum'):
-            raise ValueError(f'{field_of(self, "peer_reduction")} must be '
-                             f'"mean" or "sum", got "{peer_reduction}".')
-        self.tau = check_positive(tau, field_of(self, 'tau'))
-        self.loss_weight = check_nonnegative(loss_weight,
-                                             field_of(self, 'loss_weight'))
-        self.peer_reduction = peer_reduction
 
     def forward(self, preds_S: RoIRecord,
                 preds_T: Union[RoIRecord, Sequence[RoIRecord]]) -> Tensor:
