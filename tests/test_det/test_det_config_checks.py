@@ -81,7 +81,12 @@ def test_train_tool_refuses_before_the_runner(tmp_path, tiny_coco):
     cfg.write_text(
         f'_base_ = [{DEMO!r}]\n'
         f"train_dataloader = dict(dataset=dict(data_root={tiny_coco!r}, "
-        "ann_file='annotations/missing.json'))\n")
+        "ann_file='annotations/missing.json'))\n"
+        f"val_dataloader = dict(dataset=dict(data_root={tiny_coco!r}))\n"
+        'test_dataloader = val_dataloader\n'
+        f"val_evaluator = dict(ann_file={tiny_coco!r} + "
+        "'/annotations/instances_val2017.json')\n"
+        'test_evaluator = val_evaluator\n')
     work_dir = tmp_path / 'work'
     proc = run_tool([
         python(), 'tools/train.py', str(cfg), '--work-dir',
