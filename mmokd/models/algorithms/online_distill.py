@@ -166,8 +166,8 @@ class OnlineDistill(PeerAlgorithm):
             Tensor: The recorded logits.
         """
         logits = self.record(peer, recorder)
-        self.task.check_logits(
-            logits, f'model.distiller.recorders.{peer}.{recorder}')
+        unwrap(self.distiller).check_logits(
+            logits, dict(peer=peer, recorder=recorder))
         return logits
 
     def peer_inputs(

@@ -375,16 +375,22 @@ class OnlineDistiller(BaseModule):
                         name].items():
                     kwargs[arg] = self.fetch(source, data_samples, cache)
                     if arg in LOGIT_ARGS:
-                        self._check_logits(kwargs[arg], source)
+                        self.check_logits(kwargs[arg], source)
                 results[owner][name] = loss(**kwargs)
         return results
 
-    def _check_logits(self, value: Any, source: Any) -> None:
+    def check_logits(self, value: Any, source: Any) -> None:
         """Raises if recorded logits do not fit the task (e.g. a feature
-        map recorded for a classifier), naming the peer and recorder."""
+        map recorded for a classifier), naming the peer and recorder.
+
+        Args:
+            value: What the source gave (a list for a list source).
+            source (dict | list): A mapping source, e.g.
+                ``dict(peer='teacher', recorder='logits')``.
+        """
         if isinstance(source, list):
             for item, item_source in zip(value, source):
-                self._check_logits(item, item_source)
+                self.check_logits(item, item_source)
         elif 'data' not in source:
             self.task.check_logits(
                 value, f'model.distiller.recorders.{source["peer"]}.'
