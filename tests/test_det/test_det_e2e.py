@@ -34,12 +34,9 @@ train_cfg = dict(max_iters={iters}, val_interval={iters})
 default_hooks = dict(checkpoint=dict(interval={iters}))
 """
 
+#: Only the data: the network is the plain config written beside the
+#: export.
 PLAIN_MMDET_BODY = """
-model = dict(backbone=dict(init_cfg=None, norm_eval=False, frozen_stages=-1),
-             neck=dict(out_channels=32),
-             bbox_head=dict(in_channels=32, feat_channels=32,
-                            stacked_convs=1),
-             test_cfg=dict(score_thr=0.0))
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(160, 128), keep_ratio=True),
@@ -97,6 +94,7 @@ def test_exported_student_is_a_plain_mmdet_checkpoint(det_run, tiny_coco):
     from mmokd.registry import MODELS
     _, _, work_dir, tmp_path = det_run
     ckpt = exported_student(work_dir)
+    written = ckpt[:-len('.pth')] + '.py'  # the student's plain config
     plain = MODELS.build(
         dict(type='mmokd.ExternalModel', cfg_path=RETINANET_R18,
              cfg_options=TINY_RETINANET))
@@ -105,10 +103,13 @@ def test_exported_student_is_a_plain_mmdet_checkpoint(det_run, tiny_coco):
     assert set(state) == set(plain.state_dict())
     root = tiny_coco + '/'
     test_cfg = write_config(
-        tmp_path / 'plain_retinanet.py', RETINANET_R18,
+        tmp_path / 'plain_retinanet.py', written,
         PLAIN_MMDET_BODY.format(
             root=root, ann=root + 'annotations/instances_val2017.json'))
-    assert Config.fromfile(test_cfg).model.neck.out_channels == 32
+    model = Config.fromfile(test_cfg).model
+    assert (model.backbone.depth, model.neck.out_channels,
+            model.bbox_head.stacked_convs) == (18, 32, 1)
+    assert model.test_cfg.score_thr == 0.0  # the demo's cfg_options
     import mmdet
     mmdet_test = osp.join(osp.dirname(mmdet.__file__), '.mim/tools/test.py')
     proc = run_tool([

@@ -1,9 +1,10 @@
 """The few runner attributes mmokd's loops, hooks and constructors read,
 around real mmokd algorithms and real mmengine / mmpretrain components."""
 import logging
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
+from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmpretrain.evaluation import Accuracy
 
@@ -23,10 +24,15 @@ class BatchList(list):
 
 
 class StubRunner:
-    """Records the hooks called; holds a model and a log directory."""
+    """Records the hooks called; holds a model, its config (empty by
+    default) and a log directory."""
 
-    def __init__(self, model: torch.nn.Module, log_dir: str = '') -> None:
+    def __init__(self,
+                 model: torch.nn.Module,
+                 log_dir: str = '',
+                 cfg: Optional[Config] = None) -> None:
         self.model = model
+        self.cfg = cfg or Config()
         self.log_dir = log_dir
         self.hooks: list = []
         self.calls: List[Tuple[str, dict]] = []

@@ -147,17 +147,21 @@ def test_exported_student_loads_strictly_and_mmseg_tests_it(
     out = str(tmp_path / 'student_r18.pth')
     proc = run_tool([
         python(), 'tools/model_converters/export_peer.py',
-        osp.join(work_dir, 'iter_4.pth'), out, '--peer', 'student'
+        osp.join(work_dir, 'iter_4.pth'), out, '--peer', 'student',
+        '--config', osp.join(work_dir, 'seg.py')
     ])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # The hook's export at the end of training holds the same weights.
+    # The hook's export at the end of training holds the same weights,
+    # and both wrote the same plain mmseg config beside them.
     hook_export = load_checkpoint_safely(exported_student(work_dir))
     tool_export = load_checkpoint_safely(out)
     for key, value in tool_export['state_dict'].items():
         assert torch.equal(value, hook_export['state_dict'][key]), key
-    plain_cfg = (
-        'mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py')
-    plain = ExternalModel(plain_cfg, {'model.pretrained': None}, 'BN')
+    plain_cfg = exported_student(work_dir)[:-len('.pth')] + '.py'
+    with open(plain_cfg) as hook_cfg, open(out[:-len('.pth')] + '.py') as f:
+        assert hook_cfg.read() == f.read()
+    plain = ExternalModel(plain_cfg)
+    assert plain.backbone.depth == 18
     load_checkpoint(plain, out, strict=True)
     n_plain = sum(p.numel() for p in plain.parameters())
     n_export = sum(v.numel() for k, v in tool_export['state_dict'].items()
@@ -226,12 +230,6 @@ def test_dml_classification_two_processes(tmp_path, tiny_cifar100):
 
 
 PLAIN_CLS_BODY = """
-custom_imports = dict(imports=['mmokd'], allow_failed_imports=False)
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmokd.CIFARResNet', arch='resnet8x4'),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='LinearClsHead', num_classes=100, in_channels=256))
 test_dataloader = dict(
     batch_size=16, num_workers=0, persistent_workers=False,
     dataset=dict(type='mmokd.OfflineCIFAR100', data_root={root!r},
@@ -241,7 +239,8 @@ test_dataloader = dict(
 
 def assert_student_evaluates_with_mmpretrain(tmp_path, data_root, ckpt):
     """The exported student loads strictly into the plain mmpretrain
-    classifier and mmpretrain's own tools/test.py evaluates it."""
+    classifier of the config written beside it, and mmpretrain's own
+    tools/test.py evaluates it with that model."""
     import mmpretrain
     from mmengine.config import Config
     from mmengine.runner import load_checkpoint
@@ -249,9 +248,11 @@ def assert_student_evaluates_with_mmpretrain(tmp_path, data_root, ckpt):
     cfg_path = write_config(tmp_path / 'plain_student.py', [
         'mmpretrain::_base_/datasets/cifar100_bs16.py',
         'mmpretrain::_base_/schedules/cifar10_bs128.py',
-        'mmpretrain::_base_/default_runtime.py'
+        'mmpretrain::_base_/default_runtime.py', ckpt[:-len('.pth')] + '.py'
     ], PLAIN_CLS_BODY.format(root=data_root))
-    plain = PRETRAIN_MODELS.build(Config.fromfile(cfg_path).model)
+    plain_model = Config.fromfile(cfg_path).model
+    assert plain_model.backbone.arch == 'resnet8x4'
+    plain = PRETRAIN_MODELS.build(plain_model)
     load_checkpoint(plain, ckpt, strict=True)
     tool = osp.join(osp.dirname(mmpretrain.__file__), '.mim/tools/test.py')
     proc = run_tool([

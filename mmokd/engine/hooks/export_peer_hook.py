@@ -8,7 +8,7 @@ from mmengine.hooks import EMAHook, Hook
 from mmokd.models.algorithms.base import PeerAlgorithm
 from mmokd.models.utils import nonfinite_tensors, unwrap
 from mmokd.registry import HOOKS
-from mmokd.utils.export import save_peer_checkpoint
+from mmokd.utils.export import plain_peer_config, save_peer_export
 
 
 @HOOKS.register_module()
@@ -16,10 +16,15 @@ class ExportPeerHook(Hook):
     """Saves one peer (default: the student) as a plain checkpoint.
 
     After training, writes ``{log_dir}/{peer}.pth`` (``log_dir`` is the
-    run's own timestamped folder, so nothing is overwritten) with the
-    peer's weights under the keys of the plain mmseg / mmpretrain model
-    (the algorithm's ``deployable_state_dict``; e.g. GPD extracts its
-    student from the shared parameter store). With an ``EMAHook`` in the
+    run's own timestamped folder, so nothing is overwritten; an existing
+    file is never replaced) with the peer's weights under the keys of the
+    plain mmdet / mmseg / mmpretrain model (the algorithm's
+    ``deployable_state_dict``; e.g. GPD extracts its student from the
+    shared parameter store), and beside it ``{log_dir}/{peer}.py``, the
+    peer's plain config (``cfg_path`` with ``cfg_options`` applied, as
+    ``mmokd.ExternalModel`` builds it;
+    :func:`~mmokd.utils.export.plain_peer_config`), which the package's
+    own ``tools/test.py`` runs with the checkpoint. With an ``EMAHook`` in the
     run, the exported weights are the average's, the ones validated and
     saved in the checkpoints' ``state_dict``. Non-finite weights are
     never exported: the hook raises instead.
@@ -64,7 +69,9 @@ class ExportPeerHook(Hook):
             raise FloatingPointError(
                 f'ExportPeerHook: peer "{peer}" has non-finite weights '
                 f'{bad[:3]}; nothing was exported.')
-        path = save_peer_checkpoint(state,
-                                    osp.join(runner.log_dir, f'{peer}.pth'),
-                                    meta)
-        runner.logger.info(f'Exported peer "{peer}" to {path}')
+        plain = plain_peer_config(runner.cfg.get('model') or {}, peer)
+        path, config_path = save_peer_export(
+            state, osp.join(runner.log_dir, f'{peer}.pth'), meta, plain)
+        runner.logger.info(f'Exported peer "{peer}" to {path}' + (
+            f' and its plain config to {config_path}'
+            if config_path else ' (no config of it in model to write)'))

@@ -7,12 +7,28 @@ algorithms therefore take ``num_classes`` themselves and write it into each
 network's config before building it, so one field sets them all.
 """
 import copy
-from typing import Optional, Union
+from typing import List, Optional, Tuple, Union
 
 from torch import nn
 
-#: Fields of mmpretrain classifiers / mmseg segmentors holding class counts.
-HEAD_KEYS = ('head', 'decode_head', 'auxiliary_head')
+#: Fields of mmpretrain classifiers / mmseg segmentors / mmdet single-stage
+#: detectors holding class counts.
+HEAD_KEYS = ('head', 'decode_head', 'auxiliary_head', 'bbox_head')
+#: Heads of an mmdet two-stage detector's ``roi_head`` holding class
+#: counts (its ``rpn_head`` has one class, object, and is not set).
+ROI_HEAD_KEYS = ('bbox_head', 'mask_head')
+
+
+def _heads(parent: dict, keys: Tuple[str, ...]) -> List[dict]:
+    """The head configs under ``keys`` of ``parent``, each a dict or a
+    list of dicts (mmseg's auxiliary heads, cascade RoI heads)."""
+    found = []
+    for key in keys:
+        value = parent.get(key)
+        for head in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(head, dict):
+                found.append(head)
+    return found
 
 
 def with_num_classes(cfg: Optional[Union[dict, nn.Module]],
@@ -21,7 +37,9 @@ def with_num_classes(cfg: Optional[Union[dict, nn.Module]],
     """A copy of a network config predicting ``num_classes`` classes.
 
     Sets ``num_classes`` of ``head`` (mmpretrain), ``decode_head`` and every
-    ``auxiliary_head`` (mmseg) and of the network's own
+    ``auxiliary_head`` (mmseg), ``bbox_head`` (mmdet single-stage) or the
+    ``roi_head``'s ``bbox_head`` and ``mask_head`` (mmdet two-stage; the
+    RPN's single object class stays), and of the network's own
     ``data_preprocessor`` when it has one; an ``mmokd.ExternalModel``
     passes it on to the model it loads. Built modules and a ``None``
     config or count are returned as they are.
@@ -50,15 +68,14 @@ def with_num_classes(cfg: Optional[Union[dict, nn.Module]],
     if str(cfg.get('type', '')).split('.')[-1] == 'ExternalModel':
         cfg['num_classes'] = num_classes
         return cfg
-    heads = [
-        head for key in HEAD_KEYS
-        for head in (cfg.get(key) if isinstance(cfg.get(key), (
-            list, tuple)) else [cfg.get(key)]) if isinstance(head, dict)
-    ]
+    heads = _heads(cfg, HEAD_KEYS)
+    if isinstance(cfg.get('roi_head'), dict):
+        heads += _heads(cfg['roi_head'], ROI_HEAD_KEYS)
     if not heads:
         raise ValueError(
             f'{field}: model.num_classes needs a network with a "head" '
-            f'(mmpretrain) or "decode_head" (mmseg) to set; this one has '
+            '(mmpretrain), "decode_head" (mmseg), "bbox_head" or '
+            '"roi_head.bbox_head" (mmdet) to set; this one has '
             f'{sorted(cfg)}. Set its class count in its own config and '
             'leave model.num_classes unset.')
     for head in heads:
