@@ -1,6 +1,6 @@
 # DML, Faster R-CNN R101-FPN (teacher) <-> R50-FPN (student), COCO 2017, 1x,
 # total batch 16 (8 GPUs x 2). tau = 1, lambda = 1 on both stages:
-# - loss_dml, the RPN's objectness: binary KL per anchor of every FPN
+# - loss_dml_rpn, the RPN's objectness: binary KL per anchor of every FPN
 #   level, batch padding left out, normalised by the target's soft
 #   foreground count;
 # - loss_dml_roi, RoI cross-evaluation: each network's sampled RoIs are

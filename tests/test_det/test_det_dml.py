@@ -51,7 +51,8 @@ def test_lambda_zero_equals_plain_training(batch, path, family):
     cfg = tiny_dml_model_cfg(
         path, family,
         dml_loss=dict(type='DetDMLLoss', tau=1.0, loss_weight=0.0))
-    extra_terms = {'loss_dml'}
+    # Faster R-CNN: the RPN's term is loss_dml_rpn, beside loss_dml_roi.
+    extra_terms = {'loss_dml_rpn' if family == 'faster-rcnn' else 'loss_dml'}
     for terms in (cfg.get('distiller') or {}).get('losses', {}).values():
         for name, term in terms.items():  # Faster R-CNN: loss_dml_roi
             term.loss_weight = 0.0

@@ -139,4 +139,7 @@ def test_switokd_faster_rcnn_ranks_agree(tmp_path, tiny_coco):
     work_dir = str(tmp_path / 'work')
     log = dist_train(cfg, work_dir).log
     assert 'switokd.expert' in log and 'teacher.coco/bbox_mAP: ' in log
+    # The RPN's mimicry terms: loss_dml_rpn, per source for the teacher.
+    assert 'student.loss_dml_rpn: ' in log
+    assert 'teacher.loss_dml_rpn_student: ' in log
     assert_ranks_agree(work_dir)

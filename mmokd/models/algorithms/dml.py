@@ -13,11 +13,38 @@ from .online_distill import OnlineDistill
 LOGITS = 'logits'
 
 
-def dml_term(source: Optional[str] = None) -> str:
-    """Name of a peer's mimicry term: ``'loss_dml'``, or with
+def dml_term(source: Optional[str] = None,
+             stage: Optional[str] = None) -> str:
+    """Name of a peer's mimicry term: ``'loss_dml'`` (``'loss_dml_rpn'``
+    on a two-stage detector's RPN, ``stage='rpn'``), or with
     ``per_source_terms`` the term toward one other peer,
-    ``'loss_dml_{source}'``."""
-    return 'loss_dml' if source is None else f'loss_dml_{source}'
+    ``'loss_dml_{source}'`` (``'loss_dml_rpn_{source}'``)."""
+    name = 'loss_dml' if stage is None else f'loss_dml_{stage}'
+    return name if source is None else f'{name}_{source}'
+
+
+def logits_stage(logits: Union[str, dict]) -> Optional[str]:
+    """``'rpn'`` when ``model.logits`` records a two-stage detector's RPN
+    (``dict(type='mmokd.DenseHead', source='rpn_head')``), whose term is
+    then ``loss_dml_rpn`` beside the RoI head's ``loss_dml_roi``; else
+    None.
+
+    Args:
+        logits (str | dict): ``model.logits`` (see
+            :func:`distiller_recording_logits`).
+
+    Returns:
+        str, optional: The stage suffix of the mimicry term.
+    """
+    configs = [logits] if isinstance(logits, str) or 'type' in logits \
+        else list(logits.values())
+    rpn = [
+        isinstance(cfg, dict) and cfg.get('source') == 'rpn_head'
+        and str(cfg.get('type', '')).split('.')[-1] in ('DenseHead',
+                                                        'DenseHeadRecorder')
+        for cfg in configs
+    ]
+    return 'rpn' if rpn and all(rpn) else None
 
 
 def distiller_recording_logits(distiller: Optional[dict],
@@ -93,7 +120,8 @@ class DML(OnlineDistill):
             for all peers or ``{peer: name or config}``.
         dml_loss (dict): Config of :class:`DMLLoss` (or
             ``mmokd.DetDMLLoss``); each peer owns a copy named
-            ``loss_dml``. The batch labels are routed to its ``gt``
+            ``loss_dml`` (``loss_dml_rpn`` on a two-stage detector's RPN,
+            :func:`logits_stage`). The batch labels are routed to its ``gt``
             argument when its ``forward`` takes one.
         distiller (dict, optional): Extra recorders and terms; DML's own
             are merged in. Defaults to an empty ``OnlineDistiller``.
@@ -132,12 +160,13 @@ class DML(OnlineDistill):
         if unknown:
             raise ValueError(f'model.per_source_terms: {sorted(unknown)} '
                              f'are not peers {names}.')
+        stage = logits_stage(logits)
         for name in names:
             others = [other for other in names if other != name]
             if name in per_source_terms:
-                terms = {dml_term(other): [other] for other in others}
+                terms = {dml_term(other, stage): [other] for other in others}
             else:
-                terms = {dml_term(): others}
+                terms = {dml_term(stage=stage): others}
             for term, sources in terms.items():
                 losses.setdefault(name, {})[term] = self._source_loss(
                     dml_loss, len(sources), len(others))
@@ -151,6 +180,7 @@ class DML(OnlineDistill):
                     mapping['gt'] = dict(data='gt')
                 mappings.setdefault(name, {})[term] = mapping
         super().__init__(peers=peers, distiller=distiller, **kwargs)
+        self.dml_stage = stage
 
     @staticmethod
     def _source_loss(dml_loss: dict, num_sources: int, num_peers: int) -> dict:

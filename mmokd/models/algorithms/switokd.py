@@ -110,7 +110,8 @@ class SwitOKD(DML):
     def _ignored_label(self, student: str, teacher: str) -> Optional[int]:
         """The label the teacher's mimicry term of the pair leaves out,
         which the switch's statistics leave out too."""
-        term = unwrap(self.distiller).losses[teacher][dml_term(student)]
+        term = unwrap(self.distiller).losses[teacher][dml_term(
+            student, self.dml_stage)]
         return term.ignored_label()
 
     @staticmethod
@@ -202,7 +203,9 @@ class SwitOKD(DML):
                     continue
                 silenced = [k for k in losses[teacher] if is_loss_term(k)]
             else:
-                silenced = [dml_term(student) for student in experts]
+                silenced = [
+                    dml_term(student, self.dml_stage) for student in experts
+                ]
             for term in silenced:
                 value = losses[teacher][term]
                 losses[teacher][term] = [v * 0 for v in value] if \
