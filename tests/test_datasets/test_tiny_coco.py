@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.hub import get_config
 
 from mmokd.datasets import write_tiny_coco
+from mmokd.models.builders.external_model import package_config_file
 from mmokd.datasets.tiny_datasets import coco_categories
 from tests.conftest import python, run_tool
 
@@ -24,7 +24,8 @@ def _annotations(root, split):
 def _coco_dataset_cfg(root, split):
     """``coco_detection.py``'s dataset of ``split``, ``data_root``
     replaced."""
-    base = get_config('mmdet::_base_/datasets/coco_detection.py')
+    base = Config.fromfile(
+        package_config_file('mmdet::_base_/datasets/coco_detection.py'))
     cfg = Config(dict(base[f'{split}_dataloader'].dataset)).to_dict()
     cfg['data_root'] = root + '/'
     return cfg

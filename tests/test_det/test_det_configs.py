@@ -7,8 +7,8 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from mmengine.hub import get_config
 
+from mmokd.models.builders.external_model import package_config_file
 from tests.conftest import REPO
 
 COCO_CONFIGS = sorted(
@@ -20,7 +20,7 @@ OPTIMIZER_KEYS = ('type', 'optimizer', 'paramwise_cfg', 'clip_grad')
 
 @functools.lru_cache()
 def _package_config(cfg_path):
-    return get_config(cfg_path)
+    return Config.fromfile(package_config_file(cfg_path))
 
 
 def _peer_config(peer):
