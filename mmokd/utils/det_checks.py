@@ -79,7 +79,8 @@ def check_detection(cfg: Config) -> None:
     """
     # Imported here: mmokd.models itself imports from mmokd.utils.
     from mmokd.models.tasks.det_matching import (check_det_peer_configs,
-                                                 declares_mmdet)
+                                                 declares_mmdet,
+                                                 refuse_gpd_detectors)
     model = cfg.get('model') or {}
     networks = dict(model.get('peers') or {})
     for key in ('architecture', 'teacher'):
@@ -89,10 +90,10 @@ def check_detection(cfg: Config) -> None:
         return
     _check_annotations(cfg)
     if _type_name(model) == 'GPD':
-        raise ValueError(
-            'model.architecture: GPD widens every layer of the student into '
-            'a dynamic teacher; mmdet detectors are not supported. Use DML, '
-            'KDCL, SwitOKD or ADM for detection.')
+        refuse_gpd_detectors({
+            f'model.{key}': model.get(key)
+            for key in ('architecture', 'teacher')
+        })
     if _type_name(model) == 'KDCL':
         from mmokd.models.algorithms import KDCL
         KDCL.check_detection(networks,

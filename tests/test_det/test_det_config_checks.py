@@ -76,6 +76,25 @@ def test_kdcl_and_gpd_settings_are_refused(tiny_coco):
         check_detection(cfg)
 
 
+def test_gpd_refuses_detectors_when_built():
+    """Also at model build: configs, and built networks, naming the
+    field."""
+    from mmokd.registry import MODELS
+    from tests.test_det.det_helpers import RETINANET_R18, TINY_RETINANET
+    retinanet = dict(type='mmokd.ExternalModel', cfg_path=RETINANET_R18,
+                     cfg_options=TINY_RETINANET)
+    with pytest.raises(ValueError, match=r'^model\.architecture: GPD'):
+        MODELS.build(dict(type='mmokd.GPD', architecture=retinanet))
+    classifier = dict(type='mmpretrain.ImageClassifier')
+    with pytest.raises(ValueError, match=r'^model\.teacher: GPD'):
+        MODELS.build(
+            dict(type='mmokd.GPD', architecture=classifier,
+                 teacher=retinanet, static_kd=dict(type='mmokd.DMLLoss')))
+    with pytest.raises(ValueError, match=r'^model\.architecture: GPD'):
+        MODELS.build(
+            dict(type='mmokd.GPD', architecture=MODELS.build(retinanet)))
+
+
 def test_train_tool_refuses_before_the_runner(tmp_path, tiny_coco):
     cfg = tmp_path / 'bad.py'
     cfg.write_text(

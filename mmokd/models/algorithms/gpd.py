@@ -18,6 +18,7 @@ from ..builders.num_classes import (preprocessor_with_num_classes,
 from ..gpd import (expand_to_dynamic_teacher, export_student, gpd_mode,
                    step_weight_cache)
 from ..tasks import BaseTask, TaskTerm
+from ..tasks.det_matching import refuse_gpd_detectors
 from ..utils import (LossDict, build_loss, build_nonfinite_guard,
                      check_flag, is_loss_term, unwrap)
 from .base import PeerAlgorithm
@@ -169,6 +170,10 @@ class GPD(PeerAlgorithm):
                     f'model.{field}: "{path}" is a URL; give a local file, '
                     "or load it through the network's init_cfg=dict("
                     "type='Pretrained', checkpoint=...).")
+        refuse_gpd_detectors({
+            'model.architecture': architecture,
+            'model.teacher': teacher
+        })
         architecture = with_num_classes(architecture, num_classes,
                                         'model.architecture')
         teacher = with_num_classes(teacher, num_classes, 'model.teacher')

@@ -262,3 +262,32 @@ def declares_mmdet(cfg: Union[dict, nn.Module]) -> bool:
     from mmengine.config import Config
     return osp.isfile(path) and \
         Config.fromfile(path).get('default_scope') == 'mmdet'
+
+
+def refuse_gpd_detectors(networks: Dict[str, Union[dict, nn.Module,
+                                                   None]]) -> None:
+    """Refuses mmdet detectors in GPD (its dynamic teacher widens every
+    layer of the student; detection heads are not supported), naming the
+    field. ``tools/train.py`` runs it on the config, GPD again when built.
+
+    Args:
+        networks (dict): ``{config field: network config or module}``,
+            e.g. ``{'model.architecture': ..., 'model.teacher': ...}``;
+            None entries are skipped.
+
+    Raises:
+        ValueError: A network is an mmdet detector.
+    """
+    for field, network in networks.items():
+        if network is None:
+            continue
+        if isinstance(network, nn.Module):
+            detector = type(network).__module__.startswith('mmdet.')
+        else:
+            detector = declares_mmdet(network) or \
+                network.get('_scope_') == 'mmdet'
+        if detector:
+            raise ValueError(
+                f'{field}: GPD widens every layer of the student into a '
+                'dynamic teacher; mmdet detectors are not supported. Use '
+                'DML, KDCL, SwitOKD or ADM for detection.')
