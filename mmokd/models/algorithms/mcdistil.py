@@ -397,10 +397,12 @@ class MCDistil(OnlineDistill):
         """Updates the C-Net once on a held-out batch (TMLR 2025,
         Algorithm 1), in fp32.
 
-        ``G = dL_meta/dw`` is accumulated student by student on a
-        detached copy of ``w = cnet(x)``; then
+        ``G = dL_meta/dw`` is accumulated student by student on
+        ``w = cnet(x)`` computed without a graph; then ``w`` is computed
+        again through the C-Net's wrapper, with its graph, and
         ``optim_wrapper['cnet'].update_params((w * G).sum())`` back-
-        propagates it through the C-Net's wrapper and steps Adam.
+        propagates ``G`` and steps Adam. Peak memory: one student's
+        look-ahead graphs, then the C-Net's graph, never both.
 
         Args:
             inputs (Tensor): The training batch (the look-ahead's).
@@ -423,8 +425,7 @@ class MCDistil(OnlineDistill):
         meta_labels = self.task.labels(meta['data_samples']).to(inputs.device)
         with torch.autocast(inputs.device.type, enabled=False):
             inputs, teacher_logits = inputs.float(), teacher_logits.float()
-            weights = self.cnet(inputs)
-            leaf = weights.detach().requires_grad_()
+            leaf = self._weights_without_graph(inputs).requires_grad_()
             total = torch.zeros_like(leaf)
             meta_loss = torch.zeros((), device=inputs.device)
             for index, name in enumerate(self.students):
@@ -441,9 +442,26 @@ class MCDistil(OnlineDistill):
                     f'mcdistil.meta_loss is not finite ({meta_loss.item()} '
                     f'on this rank) at meta step {int(self.meta_steps)}; '
                     'lower the students\' lr or model.fd_eps.')
+            # The C-Net's graph is built once the students' look-ahead
+            # graphs are gone, so that the peak holds one of them only.
+            weights = self.cnet(inputs)
             optim_wrapper['cnet'].update_params((weights * total).sum())
         self.meta_steps += 1
         return {'mcdistil.meta_loss': meta_loss}
+
+    def _weights_without_graph(self, inputs: Tensor) -> Tensor:
+        """``cnet(inputs)`` without a graph, the C-Net's BN statistics
+        left as they were: the forward with a graph at the end of the
+        meta step updates them once, as a single forward would (the
+        weights are the same: BN normalises with the batch statistics in
+        training mode)."""
+        cnet = unwrap(self.cnet)
+        saved = [buffer.clone() for buffer in cnet.buffers()]
+        with torch.no_grad():
+            weights = cnet(inputs)
+            for buffer, value in zip(cnet.buffers(), saved):
+                buffer.copy_(value)
+        return weights
 
     def weight_gradient(self, index: int, leaf: Tensor, inputs: Tensor,
                         labels: Tensor, teacher_logits: Tensor,
@@ -486,6 +504,7 @@ class MCDistil(OnlineDistill):
             allow_unused=True)
         stepped = self._lookahead(optimizer, groups, trained, params,
                                   dict(zip(trained, grads)))
+        del grads, loss  # the stepped parameters' graph keeps what it needs
         if second_order:
             val_loss = self._held_out_loss(name, dict(params, **stepped),
                                            meta_inputs, meta_labels)

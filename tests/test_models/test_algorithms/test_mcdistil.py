@@ -168,6 +168,10 @@ def test_meta_step_leaves_the_students_bit_identical(hypergrad):
     changed = [k for k, v in snapshot(model.cnet).items()
                if 'num_batches' not in k and not torch.equal(v, phi[k])]
     assert any('weight' in k for k in changed)
+    # The C-Net's BN statistics move once, as with a single forward.
+    tracked = [k for k in phi if k.endswith('num_batches_tracked')]
+    assert tracked and all(
+        int(model.cnet.state_dict()[k]) == int(phi[k]) + 1 for k in tracked)
 
 
 def test_student_step_sends_no_cnet_gradient_and_keeps_the_teacher():
