@@ -57,6 +57,7 @@ from mmokd.models.builders import ExternalModel
 from mmokd.registry import MODELS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import allocated_memory  # noqa: E402
 import measurement  # noqa: E402
 
 SEG_CFGS = dict(
@@ -238,31 +239,65 @@ def step_flops(step: Callable[[dict], None], data: dict) -> int:
     return counter.get_total_flops()
 
 
-def print_mcdistil_ratios(args, seconds: Dict[str, float],
-                          memory: Dict[str, float]) -> None:
+MCDISTIL_VARIANTS = ('mmokd_dml', 'mmokd_mcdistil', 'mmokd_mcdistil_meta')
+
+
+def mcdistil_flops_and_memory(
+        args, data: dict) -> Tuple[Dict[str, int], Dict[str, float]]:
+    """FLOPs of the first step of DML and MC-Distil's plain and meta
+    steps, each on a freshly built model, and the peak tensor memory of
+    its second step above the tensors alive before it (the profiler's
+    allocation events on the CPU, :mod:`allocated_memory`): the
+    steady-state step, its gradients, activations and look-ahead, without
+    the optimizer state created once.
+
+    Args:
+        args (Namespace): The parsed options.
+        data (dict): The batch.
+
+    Returns:
+        tuple[dict, dict]: ``{variant: FLOPs}``, ``{variant: MiB}``.
+    """
+    flops, memory = {}, {}
+    for name in MCDISTIL_VARIANTS:
+        step = build_variant(name, args)
+        flops[name] = step_flops(step, data)
+        memory[name] = allocated_memory.step_peak_mib(step, data,
+                                                      args.device)
+    return flops, memory
+
+
+def print_mcdistil_ratios(args, seconds: Dict[str, float]) -> None:
     """MC-Distil's plain, meta and amortised step against DML: time,
-    the meta step's peak memory, and counted FLOPs."""
-    dml, plain, meta = (seconds[name] for name in
-                        ('mmokd_dml', 'mmokd_mcdistil', 'mmokd_mcdistil_meta'))
+    counted FLOPs and peak tensor memory of a step, with the targets.
+
+    Args:
+        args (Namespace): The parsed options.
+        seconds (dict): ``{variant: median s/iter}`` of the timed run.
+    """
+    dml, plain, meta = (seconds[name] for name in MCDISTIL_VARIANTS)
     every = MCDISTIL_INTERVAL
     amortised = ((every - 1) * plain + meta) / every
-    data = make_batch(args)
-    flops = {
-        name: step_flops(build_variant(name, args), data)
-        for name in ('mmokd_dml', 'mmokd_mcdistil', 'mmokd_mcdistil_meta')
-    }
+    flops, memory = mcdistil_flops_and_memory(args, make_batch(args))
     flops_amortised = ((every - 1) * flops['mmokd_mcdistil'] +
                        flops['mmokd_mcdistil_meta']) / every
+    flops_ratio = flops_amortised / flops['mmokd_dml']
     print(f'time   mmokd_mcdistil plain / meta / amortised (L={every}) over '
           f'mmokd_dml = {plain / dml:.3f} / {meta / dml:.3f} / '
           f'{amortised / dml:.3f}')
     print('flops  mmokd_mcdistil plain / meta / amortised over mmokd_dml = '
           f'{flops["mmokd_mcdistil"] / flops["mmokd_dml"]:.3f} / '
           f'{flops["mmokd_mcdistil_meta"] / flops["mmokd_dml"]:.3f} / '
-          f'{flops_amortised / flops["mmokd_dml"]:.3f}')
+          f'{flops_ratio:.3f}')
+    print(f'time / flops amortised = {amortised / dml / flops_ratio:.3f} '
+          '(target <= 1.1)')
+    print('step peak tensor MiB mmokd_dml / mmokd_mcdistil / '
+          'mmokd_mcdistil_meta = ' +
+          ' / '.join(f'{memory[name]:.1f}' for name in MCDISTIL_VARIANTS))
     meta_memory = measurement.ratio(memory['mmokd_mcdistil_meta'],
                                     memory['mmokd_dml'])
-    print(f'memory mmokd_mcdistil_meta / mmokd_dml = {meta_memory}')
+    print(f'memory mmokd_mcdistil_meta / mmokd_dml = {meta_memory} '
+          '(target <= 1.3)')
 
 
 def build_variant(name: str, args) -> Callable[[dict], None]:
@@ -402,8 +437,8 @@ def main() -> None:
                               ('operators', operators)):
             print(f'{label:<9} {name} / mmokd_dml = '
                   f'{measurement.ratio(values[name], values["mmokd_dml"])}')
-    if {'mmokd_dml', 'mmokd_mcdistil', 'mmokd_mcdistil_meta'} <= set(seconds):
-        print_mcdistil_ratios(args, seconds, memory)
+    if set(MCDISTIL_VARIANTS) <= set(seconds):
+        print_mcdistil_ratios(args, seconds)
     if args.json:
         measurement.write_json(args, 'online_kd', seconds, memory, operators)
 
