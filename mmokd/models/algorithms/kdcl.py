@@ -7,8 +7,8 @@ from torch import Tensor
 
 from mmokd.registry import MODELS
 from ..losses.functional import (DET_KDCL_STRATEGIES, KDCL_STRATEGIES,
-                                 det_kdcl_ensemble, det_onehot_levels,
-                                 kdcl_ensemble, kdcl_error_gram)
+                                 det_kdcl_ensemble, kdcl_ensemble,
+                                 kdcl_error_gram)
 from ..tasks import DetTask
 from ..tasks.det_task import DenseHeadRecord
 from ..tasks.det_matching import (check_det_peer_configs, dense_head_key,
@@ -85,10 +85,12 @@ class KDCL(OnlineDistill):
 
     Detection (a DML config with ``mmokd.DetDMLLoss``): one shared view;
     ``z_t`` per prior and class of the dense heads (``'minlogit'``,
-    ``'naive'`` or ``'mean'``, :func:`det_kdcl_ensemble`) with the
-    student head's own targets as ``y``, and each network's term is
-    ``DetDMLLoss`` towards it over the assigned priors, normalised by the
-    ensemble's soft foreground count.
+    ``'naive'``, ``'linear'`` or ``'mean'``, :func:`det_kdcl_ensemble`;
+    sigmoid heads with binary cross-entropy, softmax heads over ``C + 1``
+    classes) with the student head's own targets as ``y``, and each
+    network's term is ``DetDMLLoss`` towards it over the assigned priors,
+    normalised by the ensemble's soft foreground count (sigmoid) or their
+    number (softmax).
 
     Example:
         >>> model = dict(
@@ -222,19 +224,14 @@ class KDCL(OnlineDistill):
             self.record_logits(name, LOGITS) for name in self.peer_names
         ]
         student = self.record_logits(self.student_name, LOGITS)
-        if student.activation != 'sigmoid':
-            raise ValueError(
-                f'model.peers.{self.student_name}: KDCL on detection needs '
-                'a sigmoid classifier (loss_cls.use_sigmoid=True).')
-        onehot = det_onehot_levels(student.targets['labels'],
-                                   student.cls_scores, student.num_logits)
-        ensemble = det_kdcl_ensemble([r.cls_scores for r in records],
-                                     onehot, student.num_logits,
-                                     self.ensemble_strategy)
         assigned = [
             inside & (weights > 0) for inside, weights in zip(
                 student.valid, student.targets['label_weights'])
         ]
+        ensemble = det_kdcl_ensemble([r.cls_scores for r in records],
+                                     student.targets['labels'], assigned,
+                                     student.num_logits, student.activation,
+                                     self.ensemble_strategy)
         return student._replace(
             cls_scores=ensemble, valid=assigned, targets={})
 

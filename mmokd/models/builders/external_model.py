@@ -1,4 +1,5 @@
 """Builds a network from an mmseg / mmpretrain (or local) config file."""
+import copy
 import importlib
 import os.path as osp
 from typing import Any, Optional
@@ -88,7 +89,9 @@ def load_model_config(cfg_path: str,
             'config ("mmseg::..." / "mmpretrain::...") nor an existing '
             'file. Fix the path in the peer\'s config.')
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        # A copy: merging pops '_delete_' keys, and the peer's config is
+        # read again (matching checks, export).
+        cfg.merge_from_dict(copy.deepcopy(dict(cfg_options)))
     if 'data_preprocessor' in cfg and 'data_preprocessor' not in cfg.model:
         cfg.model.data_preprocessor = cfg.data_preprocessor
     if norm_type is not None:

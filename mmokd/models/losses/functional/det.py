@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .kdcl import class_row_losses, kdcl_linear_weights
+
 #: Class activations of mmdet dense heads (``use_sigmoid_cls``).
 ACTIVATIONS = ('sigmoid', 'softmax')
 
@@ -320,52 +322,57 @@ def det_switokd_statistics(rows_s: Tensor, rows_t: Tensor, labels: Tensor,
     return torch.stack(dist + [valid.sum().double()])
 
 
-#: KDCL ensembles defined on a sigmoid detection head (per prior and
-#: class); ``linear`` and ``general`` are not.
-DET_KDCL_STRATEGIES = ('minlogit', 'naive', 'mean')
+#: KDCL ensembles defined on a detection head (per prior and class);
+#: ``general`` (held-out Perrone-Cooper weights) is not.
+DET_KDCL_STRATEGIES = ('minlogit', 'naive', 'linear', 'mean')
 
 
-def det_onehot_levels(labels: Sequence[Tensor],
-                      cls_scores: Sequence[Tensor],
-                      num_logits: int) -> List[Tensor]:
-    """A sigmoid head's per-prior labels as binary targets on its own
-    ``(N, A * K, H, W)`` grids (zeros for background, label ``K``).
+def _prior_rows(level: Tensor, num_logits: int) -> Tensor:
+    """Detached ``(M, N, A * K, H, W)`` maps of ``M`` networks as
+    ``(M, R, K)`` rows in the order (image, prior, y, x)."""
+    m, n, _, h, w = level.shape
+    return level.view(m, n, -1, num_logits, h, w).permute(
+        0, 1, 2, 4, 5, 3).reshape(m, -1, num_logits)
 
-    Args:
-        labels (list[Tensor]): ``(N, H * W * A)`` labels per level.
-        cls_scores (list[Tensor]): The head's maps (for the layout).
-        num_logits (int): ``K``.
 
-    Returns:
-        list[Tensor]: Float targets shaped like ``cls_scores``.
-    """
-    grids = []
-    for level, score in zip(labels, cls_scores):
-        n, _, h, w = score.shape
-        onehot = F.one_hot(level.long(), num_logits + 1)[..., :num_logits]
-        grids.append(
-            onehot.to(score.dtype).view(n, h, w, -1, num_logits).permute(
-                0, 3, 4, 1, 2).reshape(score.shape))
-    return grids
+def _prior_labels(labels: Tensor, shape: torch.Size) -> Tensor:
+    """``(N, H * W * A)`` per-prior values in the order of
+    :func:`_prior_rows` (``shape``: one network's ``(N, A * K, H, W)``)."""
+    n, _, h, w = shape
+    return labels.view(n, h, w, -1).permute(0, 3, 1, 2).reshape(-1)
 
 
 def det_kdcl_ensemble(cls_scores: Sequence[Sequence[Tensor]],
-                      onehot: Sequence[Tensor],
+                      labels: Sequence[Tensor],
+                      assigned: Sequence[Tensor],
                       num_logits: int,
+                      activation: str = 'sigmoid',
                       strategy: str = 'minlogit') -> List[Tensor]:
-    """KDCL's ensemble ``z_t`` of several sigmoid detection heads, per
-    prior and class (Guo et al., CVPR 2020, Sec. 3.2).
+    """KDCL's ensemble ``z_t`` of several detection heads, per prior and
+    class (Guo et al., CVPR 2020, Sec. 3.2), from one head's labels.
 
-    ``'minlogit'``: :func:`binary_minlogit`; ``'naive'``: per prior, the
-    logits of the network with the lowest binary cross-entropy summed
-    over classes; ``'mean'``: the mean logits.
+    Sigmoid heads (``K = C``, one-hot ``y``, zeros for background):
+    ``'minlogit'`` is :func:`binary_minlogit`; ``'naive'`` takes per
+    prior the network with the lowest binary cross-entropy summed over
+    classes (:func:`~.kdcl.class_row_losses`); ``'linear'`` is
+    ``sum_i alpha_i z_i`` with ``alpha`` on the simplex minimising the
+    mean of that over the assigned priors
+    (:func:`~.kdcl.kdcl_linear_weights`, uniform when no prior is
+    assigned); ``'mean'`` the mean logits.
+    Softmax heads (``K = C + 1``, background the last class): the same
+    with cross-entropy, and ``'minlogit'`` is KDCL's own
+    ``min_i (z_i - z_i[y])``.
 
     Args:
         cls_scores (list[list[Tensor]]): Per network, its
             ``(N, A * K, H, W)`` maps per level (same layout for all).
-        onehot (list[Tensor]): Binary targets per level
-            (:func:`det_onehot_levels`).
+        labels (list[Tensor]): ``(N, H * W * A)`` labels per level
+            (background ``C``), of the head whose targets are used.
+        assigned (list[Tensor]): ``(N, H * W * A)`` masks of the priors
+            that count (inside the image, label weight > 0): ``'linear'``
+            fits ``alpha`` on them.
         num_logits (int): ``K``.
+        activation (str): ``'sigmoid'`` or ``'softmax'``.
         strategy (str): One of :data:`DET_KDCL_STRATEGIES`.
 
     Returns:
@@ -375,24 +382,57 @@ def det_kdcl_ensemble(cls_scores: Sequence[Sequence[Tensor]],
         raise ValueError(
             f'det_kdcl_ensemble: strategy must be one of '
             f'{DET_KDCL_STRATEGIES} on detection heads, got "{strategy}".')
-    ensemble = []
-    for level, target in enumerate(onehot):
-        stacked = torch.stack(
-            [scores[level].detach() for scores in cls_scores])
-        if strategy == 'minlogit':
-            ensemble.append(binary_minlogit(stacked, target))
-        elif strategy == 'mean':
-            ensemble.append(stacked.mean(dim=0))
+    if activation not in ACTIVATIONS:
+        raise ValueError(f'det_kdcl_ensemble: activation must be one of '
+                         f'{ACTIVATIONS}, got "{activation}".')
+    shapes = [score.shape for score in cls_scores[0]]
+    rows = [
+        _prior_rows(
+            torch.stack([scores[level].detach() for scores in cls_scores]),
+            num_logits) for level in range(len(shapes))
+    ]
+    label_rows = [
+        _prior_labels(level, shape) for level, shape in zip(labels, shapes)
+    ]
+    if strategy in ('linear', 'mean'):
+        num = len(cls_scores)
+        if strategy == 'mean':
+            alpha = torch.full((num, ), 1.0 / num, dtype=torch.float64)
         else:
-            m, n, channels, h, w = stacked.shape
-            shape = (m, n, channels // num_logits, num_logits, h, w)
-            bce = F.binary_cross_entropy_with_logits(
-                stacked, target.expand_as(stacked), reduction='none')
-            best = bce.view(shape).sum(3, keepdim=True).argmin(
-                dim=0, keepdim=True).expand(1, *shape[1:])
-            ensemble.append(
-                stacked.view(shape).gather(0, best)[0].view(target.shape))
-    return ensemble
+            keep = [
+                _prior_labels(mask, shape)
+                for mask, shape in zip(assigned, shapes)
+            ]
+            kept = torch.cat([y[k] for y, k in zip(label_rows, keep)])
+            alpha = kdcl_linear_weights(
+                torch.cat([r[:, k] for r, k in zip(rows, keep)], dim=1),
+                kept, activation=activation) if len(kept) else \
+                torch.full((num, ), 1.0 / num, dtype=torch.float64)
+        mixed = [
+            torch.einsum('m,mrk->rk', alpha.to(level), level)
+            for level in rows
+        ]
+    else:
+        mixed = []
+        for level, target in zip(rows, label_rows):
+            index = torch.arange(len(target), device=level.device)
+            if strategy == 'naive':
+                onehot = det_onehot(target, num_logits, activation)
+                best = class_row_losses(level, onehot.to(level),
+                                        activation).argmin(dim=0)
+                mixed.append(level[best, index])
+            elif activation == 'sigmoid':
+                mixed.append(
+                    binary_minlogit(
+                        level, det_onehot(target, num_logits, activation)))
+            else:
+                true_logit = level[:, index, target.long()]
+                mixed.append((level - true_logit[..., None]).amin(dim=0))
+    return [
+        ensemble.view(n, -1, h, w, num_logits).permute(0, 1, 4, 2,
+                                                       3).reshape(shape)
+        for ensemble, (n, _, h, w), shape in zip(mixed, shapes, shapes)
+    ]
 
 
 def inside_positions(valid: Tensor, shape: torch.Size) -> Tensor:

@@ -38,43 +38,76 @@ def _simplex_projection(values: Tensor) -> Tensor:
     return (values - theta).clamp(min=0)
 
 
+def _onehot_rows(target: Tensor, num_logits: int, activation: str) -> Tensor:
+    """``(P, K)`` float64 targets: one-hot labels (softmax), or per-class
+    binary targets with label ``K`` the background, all zeros
+    (sigmoid)."""
+    width = num_logits + (activation == 'sigmoid')
+    return F.one_hot(target.long(), width)[:, :num_logits].double()
+
+
+def class_row_losses(rows: Tensor, onehot: Tensor,
+                     activation: str) -> Tensor:
+    """Each row's cross-entropy (softmax) or binary cross-entropy summed
+    over classes (sigmoid) against ``onehot``.
+
+    Args:
+        rows (Tensor): ``(..., P, C)`` logits.
+        onehot (Tensor): ``(P, C)`` targets, same dtype.
+        activation (str): ``'softmax'`` or ``'sigmoid'``.
+
+    Returns:
+        Tensor: ``(..., P)`` losses.
+    """
+    if activation == 'sigmoid':
+        return F.binary_cross_entropy_with_logits(
+            rows, onehot.expand_as(rows), reduction='none').sum(-1)
+    return -(onehot * F.log_softmax(rows, dim=-1)).sum(-1)
+
+
 def kdcl_linear_weights(logits: Tensor,
                         target: Tensor,
                         max_steps: int = 100,
-                        tol: float = 1e-7) -> Tensor:
+                        tol: float = 1e-7,
+                        activation: str = 'softmax') -> Tensor:
     """KDCL-Linear: ``alpha = argmin CE(sum_i alpha_i z_i, y)`` on the
     simplex (``alpha >= 0``, ``sum alpha = 1``).
 
     The objective is convex in ``alpha``. Projected gradient descent with
     backtracking (float64, analytic gradient ``mean_n (p_n - y_n) . z_in``)
     starts from the best single network, so the result is never worse than
-    any single network.
+    any single network. ``activation='sigmoid'`` (detection heads of
+    independent sigmoids) minimises the binary cross-entropy summed over
+    classes instead, label ``C`` being the background (all-zero targets),
+    and ``p`` is the sigmoid.
 
     Args:
         logits (Tensor): ``(M, P, C)`` detached rows of the M networks.
         target (Tensor): ``(P,)`` labels.
         max_steps (int): Gradient steps. Defaults to 100.
         tol (float): Stop when an accepted step moves ``alpha`` less.
+        activation (str): ``'softmax'`` (default) or ``'sigmoid'``.
 
     Returns:
         Tensor: ``(M,)`` float64 weights on the simplex.
     """
     logits = logits.double()
     num = logits.shape[0]
-    onehot = F.one_hot(target, logits.shape[-1]).double()
+    onehot = _onehot_rows(target, logits.shape[-1], activation)
 
     def objective(alpha: Tensor) -> Tensor:
         mixed = torch.einsum('m,mpc->pc', alpha, logits)
-        return F.cross_entropy(mixed, target)
+        return class_row_losses(mixed, onehot, activation).mean()
 
-    vertex_ce = torch.stack([F.cross_entropy(z, target) for z in logits])
-    alpha = F.one_hot(vertex_ce.argmin(), num).double()
-    value = vertex_ce.min()
+    vertex_loss = class_row_losses(logits, onehot, activation).mean(dim=1)
+    alpha = F.one_hot(vertex_loss.argmin(), num).double()
+    value = vertex_loss.min()
     step = 1.0
     for _ in range(max_steps):
         mixed = torch.einsum('m,mpc->pc', alpha, logits)
-        residual = mixed.softmax(dim=1) - onehot
-        grad = torch.einsum('pc,mpc->m', residual, logits) / len(target)
+        probs = mixed.sigmoid() if activation == 'sigmoid' else \
+            mixed.softmax(dim=1)
+        grad = torch.einsum('pc,mpc->m', probs - onehot, logits) / len(target)
         while step > 1e-10:
             candidate = _simplex_projection(alpha - step * grad)
             move = candidate - alpha
