@@ -7,14 +7,14 @@ times the groups in the DT, read ``P[:O]`` without a factor as the student
 and compute ``conv(r x, P) / r`` as the DT so that the ``1/r``-scaled DT
 activation stays exact. Strides, paddings and dilations are unchanged.
 """
-from typing import Optional, Union
+from typing import List, Optional, Tuple, Union
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layout import Layout, tile
-from .multi_branch_conv import MultiBranchConv2d, merge_branch_kernels
-from .step_cache import StepCachedMixin
+from .multi_branch_conv import (MultiBranchConv2d, merge_backward,
+                                merge_branch_kernels, merge_kernels)
 from .weighted_op import GPDWeightedOp
 
 
@@ -56,7 +56,7 @@ class GPDConv2d(GPDWeightedOp):
         return self.conv(x, self.current_weight(), bias)
 
 
-class GPDMultiBranchConv2d(StepCachedMixin, GPDConv2d):
+class GPDMultiBranchConv2d(GPDConv2d):
     """A :class:`~.multi_branch_conv.MultiBranchConv2d` expanded for GPD.
 
     Every branch kernel is expanded and sliced like a convolution weight
@@ -81,11 +81,6 @@ class GPDMultiBranchConv2d(StepCachedMixin, GPDConv2d):
         self.branch_scale = nn.Parameter(
             tile(block.branch_scale.detach(), copies, 1))
 
-    def current_weight(self) -> Tensor:
-        """The merged kernel of the current mode, merged once per step
-        inside :func:`~.step_cache.step_weight_cache`."""
-        return self.step_weight()
-
     def uncached_weight(self) -> Tensor:
         """The merged kernel of the current mode's branch views."""
         scale = self.branch_scale
@@ -95,8 +90,20 @@ class GPDMultiBranchConv2d(StepCachedMixin, GPDConv2d):
             self.view(self.weight), self.view(self.weight_1x1),
             self.view(self.weight_avg), scale)
 
+    def cached_parameters(self) -> List[Tensor]:
+        """The branch parameters the merged kernel is computed from."""
+        return [
+            self.weight, self.weight_1x1, self.weight_avg, self.branch_scale
+        ]
+
     def full_weight(self) -> Tensor:
         """The merged kernel of the whole store (the DT's kernel, of which
-        the student's is the view)."""
-        return merge_branch_kernels(self.weight, self.weight_1x1,
-                                    self.weight_avg, self.branch_scale)
+        the student's is the view), without autograd."""
+        return merge_kernels(*self.cached_parameters())
+
+    def full_weight_backward(self, grad: Tensor,
+                             needs: Tuple[bool, ...]) -> Tuple[Tensor, ...]:
+        """The merge's backward, the 3x3 branch's gradient written into
+        ``grad``."""
+        return merge_backward(
+            grad, *self.cached_parameters(), needs=needs, in_place=True)

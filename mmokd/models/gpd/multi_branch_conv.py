@@ -42,45 +42,106 @@ from torch.autograd.function import once_differentiable
 BRANCH_INITS = {'pretrained': (1.0, 0.0, 0.0), 'scratch': (0.25, 0.5, 0.25)}
 
 
+def merge_kernels(weight: Tensor, weight_1x1: Tensor, weight_avg: Tensor,
+                  branch_scale: Tensor) -> Tensor:
+    """:func:`merge_branch_kernels` without autograd (one pass over the
+    ``[O, I, 3, 3]`` kernel).
+
+    Args:
+        weight (Tensor): ``[O, I, 3, 3]`` kernel of the 3x3 branch.
+        weight_1x1 (Tensor): ``[O, I, 1, 1]`` kernel of the 1x1 branch.
+        weight_avg (Tensor): ``[O, I, 1, 1]`` kernel of the
+            1x1-then-average branch.
+        branch_scale (Tensor): ``[3, O]`` per-channel branch scales.
+
+    Returns:
+        Tensor: ``[O, I, 3, 3]``.
+    """
+    scale = branch_scale.view(3, -1, 1, 1, 1)
+    kernel = torch.addcmul(scale[2] * weight_avg / 9, scale[0], weight)
+    kernel[:, :, 1:2, 1:2] += scale[1] * weight_1x1
+    return kernel
+
+
+def _row_dots(a: Tensor, b: Tensor) -> Tensor:
+    """``(a * b).sum(1)`` of two ``[O, K]`` matrices without an ``[O, K]``
+    temporary: the diagonals of ``4 x 4`` blocks of ``a b^T`` (a batched
+    matrix product of 1-row blocks falls back to a path about five times
+    slower on the CPU)."""
+    rows = a.shape[0]
+    block = 4 if rows % 4 == 0 else 1
+    products = torch.bmm(
+        a.reshape(rows // block, block, -1),
+        b.reshape(rows // block, block, -1).transpose(1, 2))
+    return products.diagonal(dim1=1, dim2=2).reshape(rows)
+
+
+def merge_backward(grad: Tensor,
+                   weight: Tensor,
+                   weight_1x1: Tensor,
+                   weight_avg: Tensor,
+                   branch_scale: Tensor,
+                   needs: Tuple[bool, ...] = (True, ) * 4,
+                   in_place: bool = False) -> Tuple[Optional[Tensor], ...]:
+    """Gradients of :func:`merge_branch_kernels`' inputs.
+
+    Reads the kernel gradient three times (the per-tap sum, the
+    per-channel dot product with ``weight`` and the 3x3 branch's gradient)
+    and writes one kernel-sized tensor, or none with ``in_place``.
+
+    Args:
+        grad (Tensor): Gradient of the merged ``[O, I, 3, 3]`` kernel.
+        weight (Tensor): The 3x3 branch's kernel.
+        weight_1x1 (Tensor): The 1x1 branch's kernel.
+        weight_avg (Tensor): The 1x1-then-average branch's kernel.
+        branch_scale (Tensor): ``[3, O]`` per-channel branch scales.
+        needs (tuple[bool]): Which of the four gradients to compute.
+        in_place (bool): Whether the 3x3 branch's gradient may overwrite
+            ``grad`` (only for a gradient the caller owns).
+
+    Returns:
+        tuple: Gradients of ``weight``, ``weight_1x1``, ``weight_avg`` and
+        ``branch_scale`` (``None`` where not needed).
+    """
+    scale = branch_scale.view(3, -1, 1, 1, 1)
+    if not grad.is_contiguous():
+        grad = grad.contiguous()
+    out_c, in_c = grad.shape[:2]
+    centre = grad[:, :, 1:2, 1:2]
+    taps = torch.mv(grad.view(-1, 9), grad.new_ones(9)).view(
+        out_c, in_c, 1, 1)
+    grad_1x1 = centre * scale[1] if needs[1] else None
+    grad_avg = taps * (scale[2] / 9) if needs[2] else None
+    grad_scale = None
+    if needs[3]:
+        grad_scale = torch.stack([
+            _row_dots(grad.view(out_c, -1), weight.reshape(out_c, -1)),
+            _row_dots(centre.reshape(out_c, -1), weight_1x1.view(out_c, -1)),
+            _row_dots(taps.view(out_c, -1), weight_avg.view(out_c, -1)) / 9
+        ])
+    grad_weight = None
+    if needs[0]:
+        grad_weight = grad.mul_(scale[0]) if in_place else grad * scale[0]
+    return grad_weight, grad_1x1, grad_avg, grad_scale
+
+
 class _MergeBranchKernels(torch.autograd.Function):
     """The merge of :func:`merge_branch_kernels` with a hand-written
-    backward: one pass over the ``[O, I, 3, 3]`` kernel forward and three
-    backward (autograd's graph of the same formula takes about fifteen,
-    which dominated a GPD step at small inputs; docs/benchmarks.md)."""
+    backward (:func:`merge_backward`; autograd's graph of the same formula
+    takes about fifteen passes over the kernel, which dominated a GPD step
+    at small inputs; docs/benchmarks.md)."""
 
     @staticmethod
     def forward(ctx, weight: Tensor, weight_1x1: Tensor, weight_avg: Tensor,
                 branch_scale: Tensor) -> Tensor:
         ctx.save_for_backward(weight, weight_1x1, weight_avg, branch_scale)
-        scale = branch_scale.view(3, -1, 1, 1, 1)
-        kernel = torch.addcmul(scale[2] * weight_avg / 9, scale[0], weight)
-        kernel[:, :, 1:2, 1:2] += scale[1] * weight_1x1
-        return kernel
+        return merge_kernels(weight, weight_1x1, weight_avg, branch_scale)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor) -> Tuple[Optional[Tensor], ...]:
-        weight, weight_1x1, weight_avg, branch_scale = ctx.saved_tensors
-        needs = ctx.needs_input_grad
-        scale = branch_scale.view(3, -1, 1, 1, 1)
-        grad = grad.contiguous()
-        out_c = grad.shape[0]
-        centre = grad[:, :, 1:2, 1:2]
-        taps = grad.sum((2, 3), keepdim=True)
-        grad_weight = grad * scale[0] if needs[0] else None
-        grad_1x1 = centre * scale[1] if needs[1] else None
-        grad_avg = taps * (scale[2] / 9) if needs[2] else None
-        grad_scale = None
-        if needs[3]:
-            # Per-channel dot products without a kernel-sized temporary.
-            dot = torch.bmm(
-                grad.view(out_c, 1, -1),
-                weight.reshape(out_c, -1, 1)).view(out_c)
-            grad_scale = torch.stack([
-                dot, (centre * weight_1x1).sum((1, 2, 3)),
-                (taps * weight_avg).sum((1, 2, 3)) / 9
-            ])
-        return grad_weight, grad_1x1, grad_avg, grad_scale
+        return merge_backward(grad, *ctx.saved_tensors,
+                              needs=ctx.needs_input_grad)
 
 
 def merge_branch_kernels(weight: Tensor, weight_1x1: Tensor,

@@ -28,11 +28,16 @@ from torch import Tensor, nn
 
 from .layout import (Layout, expand_dense_weight, is_prefix, student_columns,
                      tile)
-from .mode import GPDModeMixin
+from .step_cache import StepCachedMixin
 
 
-class GPDWeightedOp(GPDModeMixin, nn.Module):
+class GPDWeightedOp(StepCachedMixin, nn.Module):
     """Base of :class:`GPDConv2d` and :class:`GPDLinear`.
+
+    Inside :func:`~.step_cache.step_weight_cache` the weight's gradient of
+    both modes is accumulated in one DT-sized buffer (the student's view
+    adds its gradient into the DT's), instead of a zero-filled DT-sized
+    gradient of the student's slice added to the DT's.
 
     Args:
         weight (Tensor): The student's weight ``[O, I / groups, ...]``.
@@ -163,8 +168,10 @@ class GPDWeightedOp(GPDModeMixin, nn.Module):
         return tensors
 
     def current_weight(self) -> Tensor:
-        """The weight the current mode computes with (branch convs merge)."""
-        return self.uncached_weight()
+        """The weight the current mode computes with (branch convs merge),
+        shared by the step's forwards inside
+        :func:`~.step_cache.step_weight_cache`."""
+        return self.step_weight()
 
     def uncached_weight(self) -> Tensor:
         """The current mode's weight, computed in this call."""

@@ -12,7 +12,8 @@ from torch import nn
 from mmokd.models.gpd import (GPDMultiBranchConv2d, MultiBranchConv2d,
                               expand_to_dynamic_teacher, export_student,
                               gpd_mode)
-from mmokd.models.gpd.multi_branch_conv import is_branch_eligible
+from mmokd.models.gpd.multi_branch_conv import (is_branch_eligible,
+                                                merge_backward)
 from tests.test_models.test_gpd.gpd_models import (GPD_ARGS, build, images,
                                                    logits)
 
@@ -49,6 +50,34 @@ def test_merge_is_exact(groups, bias):
         merged = block.to_conv()
         assert torch.equal(merged(x), block(x))
     assert type(merged) is nn.Conv2d
+
+
+@pytest.mark.parametrize('groups,out_c', [(1, 6), (1, 8), (8, 8), (2, 6)])
+def test_merge_gradients_equal_the_branches(groups, out_c):
+    """The hand-written merge backward (also in place, as the step cache
+    runs it) against autograd through the three branch convolutions."""
+    torch.manual_seed(0)
+    block = MultiBranchConv2d(
+        nn.Conv2d(8, out_c, 3, 1, 1, groups=groups, bias=False), 'scratch')
+    with torch.no_grad():
+        block.branch_scale.uniform_(-1, 1)
+    x, params = torch.randn(2, 8, 7, 7), list(block.parameters())
+    out_grad = torch.randn(2, out_c, 7, 7)
+    expected = torch.autograd.grad(_branch_by_branch(block, x), params,
+                                   out_grad)
+    kernel = block.merged_kernel()
+    merged = torch.autograd.grad(
+        F.conv2d(x, kernel, None, 1, 1, 1, groups), params, out_grad)
+    kernel_grad = torch.autograd.grad(
+        F.conv2d(x, kernel, None, 1, 1, 1, groups), kernel, out_grad)[0]
+    in_place = merge_backward(kernel_grad.clone(), *params, in_place=True)
+    for name, want, got, got_in_place in zip(
+            ('weight', 'weight_1x1', 'weight_avg', 'branch_scale'), expected,
+            merged, in_place):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5,
+                                   msg=name)
+        torch.testing.assert_close(got_in_place, got, rtol=0, atol=0,
+                                   msg=name)
 
 
 def test_pretrained_init_is_the_original_conv():

@@ -12,6 +12,7 @@ from mmokd.models.gpd import (GPDMultiBranchConv2d, MultiBranchConv2d,
                               gpd_mode, set_step_weight_caching,
                               step_weight_cache)
 from mmokd.models.gpd.layout import widened
+from mmokd.models.gpd.step_cache import StepCachedMixin
 from mmokd.registry import MODELS
 from tests.test_models.test_algorithms.test_gpd import GPD_EXPAND, gpd_config
 from tests.toy_models import batch
@@ -54,7 +55,8 @@ def test_gradients_equal_one_merge_per_forward(branch_gpd):
     ]
     assert len(convs) > 10
     before, state_before = _step_grads(copy.deepcopy(branch_gpd), False)
-    after, state_after = _step_grads(copy.deepcopy(branch_gpd), True)
+    cached = copy.deepcopy(branch_gpd)
+    after, state_after = _step_grads(cached, True)
     assert len(before) == len(after) == len(list(branch_gpd.parameters()))
     for grad_before, grad_after in zip(before, after):
         assert grad_before.abs().sum() > 0
@@ -62,7 +64,11 @@ def test_gradients_equal_one_merge_per_forward(branch_gpd):
     for name, value in state_before.items():
         torch.testing.assert_close(
             state_after[name], value, rtol=0, atol=1e-6, msg=name)
-    assert all(conv._step_entry is None for conv in convs)
+    ops = [
+        m for m in cached.store.modules() if isinstance(m, StepCachedMixin)
+    ]
+    assert len(ops) > len(convs)  # plain convs and the classifier too
+    assert all(op._step_entry is None for op in ops)
 
 
 def test_one_merge_per_step_and_nothing_kept(branch_gpd, monkeypatch):
