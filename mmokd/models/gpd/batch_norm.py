@@ -4,7 +4,9 @@ Guo et al., GPD (ICLR 2025), Sec. 3.2. An
 expanded BN stores the dynamic teacher's (DT's) ``gamma`` / ``beta``; the
 student uses ``gamma[:C]`` / ``beta[:C]``. The DT computes ``BN(r x) / r``:
 its ``1/r``-scaled input is brought back to the student's scale, so the
-normalisation (and ``eps``) behaves exactly as in the student. Only the
+normalisation (and ``eps``) behaves exactly as in the student (computed
+as a BN of ``x`` with ``eps / r^2`` and the affine divided by ``r``, which
+is the same function without two activation-sized products). Only the
 affine parameters are shared: the student's running statistics live in
 ``student_running_mean`` / ``student_running_var`` and are initialised
 from the student's statistics at Inverse Reparameterization (not lazily as
@@ -88,23 +90,20 @@ class GPDBatchNorm2d(GPDModeMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Normalises ``x`` with the mode's affine and statistics."""
-        scale = self.ratio if self.expanded and not self.is_student else 1
-        if scale != 1:
-            x = x * scale
         weight, bias = self._affine()
         mean, var, count = self._stats()
-        if self.training:
-            momentum = self._momentum(count)
-            if self.sync and _world_size(self.process_group) > 1:
-                out = _synced_batch_norm(x, weight, bias, mean, var, momentum,
-                                         self.eps, self.process_group)
-            else:
-                out = F.batch_norm(x, mean, var, weight, bias, True, momentum,
-                                   self.eps)
-        else:
-            out = F.batch_norm(x, mean, var, weight, bias, False, 0.0,
-                               self.eps)
-        return out / scale if scale != 1 else out
+        scale = self.ratio if self.expanded and not self.is_student else 1
+        momentum = self._momentum(count) if self.training else 0.0
+        if self.training and self.sync and _world_size(
+                self.process_group) > 1:
+            out = _synced_batch_norm(x * scale, weight, bias, mean, var,
+                                     momentum, self.eps, self.process_group)
+            return out / scale if scale != 1 else out
+        if scale == 1:
+            return F.batch_norm(x, mean, var, weight, bias, self.training,
+                                momentum, self.eps)
+        return _scaled_batch_norm(x, scale, weight, bias, mean, var,
+                                  self.training, momentum, self.eps)
 
     @torch.no_grad()
     def add_ir_noise(self, std: float) -> None:
@@ -130,6 +129,50 @@ class GPDBatchNorm2d(GPDModeMixin, nn.Module):
         return (f'{self.num_features}, ratio={self.ratio}, '
                 f'expanded={self.expanded}, eps={self.eps}, '
                 f'momentum={self.momentum}, sync={self.sync}')
+
+
+def _scaled_batch_norm(x: Tensor, scale: int, weight: Optional[Tensor],
+                       bias: Optional[Tensor], running_mean: Tensor,
+                       running_var: Tensor, training: bool, momentum: float,
+                       eps: float) -> Tensor:
+    """``BN(scale * x) / scale`` without the two activation-sized products.
+
+    The batch statistics of ``s x`` are ``s`` and ``s^2`` times those of
+    ``x``, so ``BN(s x) / s`` is a BN of ``x`` with ``eps / s^2``, affine
+    ``/ s`` and running statistics ``/ s``, ``/ s^2``; the running
+    statistics (of ``s x``, as the DT's buffers hold them) are updated
+    through that scaled copy. Exact for a power-of-two ``s``, else equal
+    up to rounding.
+
+    Args:
+        x (Tensor): The DT's input, at ``1 / scale`` of the student's
+            scale.
+        scale (int): The expansion ratio.
+        weight (Tensor, optional): BN's ``gamma``.
+        bias (Tensor, optional): BN's ``beta``.
+        running_mean (Tensor): Running mean of ``scale * x``, updated in
+            training.
+        running_var (Tensor): Running variance of ``scale * x``.
+        training (bool): Batch statistics (and update) or running ones.
+        momentum (float): Averaging factor of the update.
+        eps (float): BN's ``eps``.
+
+    Returns:
+        Tensor: ``BN(scale * x) / scale``.
+    """
+    if weight is None:
+        weight = x.new_ones(x.shape[1])
+    if bias is None:
+        bias = x.new_zeros(x.shape[1])
+    mean = running_mean / scale
+    var = running_var / scale**2
+    out = F.batch_norm(x, mean, var, weight / scale, bias / scale, training,
+                       momentum, eps / scale**2)
+    if training:
+        with torch.no_grad():
+            torch.mul(mean, scale, out=running_mean)
+            torch.mul(var, scale**2, out=running_var)
+    return out
 
 
 def _world_size(group: Optional[object]) -> int:

@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -42,6 +43,34 @@ def test_modes_against_plain_bn():
         torch.testing.assert_close(teacher, torch.cat([expected / 2] * 2, 1))
     torch.testing.assert_close(op.student_running_mean, bn.running_mean)
     torch.testing.assert_close(op.running_mean[4:], bn.running_mean)
+
+
+@pytest.mark.parametrize('ratio,affine', [(2, True), (2, False), (3, True)])
+def test_dt_is_bn_of_the_rescaled_input(ratio, affine):
+    """The DT's BN (computed on ``x`` with ``eps / r^2``) equals a plain BN
+    of ``r x`` divided by ``r``, running statistics included: bit for bit
+    for ``r = 2``, up to rounding otherwise."""
+    torch.manual_seed(0)
+    op = GPDBatchNorm2d(
+        nn.BatchNorm2d(4, eps=1e-3, affine=affine), ratio, expanded=True)
+    reference = nn.BatchNorm2d(4 * ratio, eps=1e-3, affine=affine)
+    reference.load_state_dict({
+        key: value
+        for key, value in op.state_dict().items()
+        if not key.startswith('student_')
+    })
+    tol = dict(rtol=0, atol=0) if ratio == 2 else dict(rtol=1e-6, atol=1e-6)
+    for training in (True, True, False):
+        op.train(training)
+        reference.train(training)
+        x = torch.randn(8, 4 * ratio, 5, 5) / ratio
+        with gpd_mode(op, 'dynamic_teacher'):
+            out = op(x)
+        torch.testing.assert_close(out, reference(x * ratio) / ratio, **tol)
+        torch.testing.assert_close(op.running_mean, reference.running_mean,
+                                   **tol)
+        torch.testing.assert_close(op.running_var, reference.running_var,
+                                   **tol)
 
 
 def test_cumulative_momentum():
