@@ -6,7 +6,9 @@ Measured in one run, on one fixed batch:
     SGD optimizer), teacher and student separately;
 (b) mmokd ``DML`` (one optimizer per network);
 (c) MMRazor ``SingleTeacherDistill`` with a trainable teacher and KL terms
-    in both directions (the nearest thing MMRazor offers);
+    in both directions (the nearest thing MMRazor offers; for detection,
+    ``ChannelWiseDivergence`` on the five FPN levels of the dense head's
+    classification scores);
 (d) mmokd ``DML`` + ADM (the ADMDistiller of
     ``configs/adm/resnet34_resnet18_in1k.py`` or
     ``configs/adm/deeplabv3_r101_r18_cityscapes.py``), eager, and with
@@ -30,6 +32,13 @@ peak of ``torch.cuda.max_memory_allocated`` during each variant's first
 steps, above what was allocated before them; on CPU, each variant in its
 own subprocess, the growth of the peak RSS from after model building to
 after the steps.
+Detection (``--task det``, default ``--size 800 1333``, the 1333x800
+images of mmdet's recipe): ``--pair retinanet`` (RetinaNet R101 / R18) or
+``--pair faster_rcnn`` (Faster R-CNN R101 / R50); (b), (d), (e), (f) are
+the algorithms of the shipped configs ``configs/{dml,adm,switokd,kdcl}/``
+of the pair (:mod:`det_variants`); KDCL exists for RetinaNet only, and
+neither the fused ADM nor MC-Distil for detection.
+
 Operators: the non-view ATen operators one more step of each variant
 dispatches (forward, backward, optimizer; SGD is the multi-tensor one on
 every device, as CUDA's default), plus the kernels ``torch.compile``
@@ -41,11 +50,13 @@ variant, up to how Inductor fuses on each device). Prints the ratios
 Example::
 
     python tools/benchmarks/benchmark_online_kd.py --task seg --size 128 256
+    python tools/benchmarks/benchmark_online_kd.py --task det \
+        --pair faster_rcnn --size 256 416 --iters 3
 """
 import json
 import os.path as osp
 import sys
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -57,6 +68,7 @@ from mmokd.models.builders import ExternalModel
 from mmokd.registry import MODELS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import det_variants  # noqa: E402
 import allocated_memory  # noqa: E402
 import measurement  # noqa: E402
 
@@ -75,6 +87,8 @@ ADM_CFGS = dict(
 VARIANTS = ('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std',
             'mmokd_dml_adm', 'mmokd_dml_adm_fused', 'mmokd_switokd_expert',
             'mmokd_kdcl', 'mmokd_mcdistil', 'mmokd_mcdistil_meta')
+#: Default ``--size`` of each task.
+SIZES = dict(seg=(128, 256), cls=(128, 256), det=(800, 1333))
 #: MC-Distil's meta interval in every shipped config.
 MCDISTIL_INTERVAL = 20
 
@@ -85,7 +99,10 @@ DEPTHS = dict(
 
 
 def build_peer(args, role: str) -> torch.nn.Module:
-    """One network exactly as its mmseg / mmpretrain config builds it."""
+    """One network exactly as its mmseg / mmpretrain / mmdet config
+    builds it."""
+    if args.task == 'det':
+        return det_variants.build_peer(args.pair, role, args.tiny)
     tiny = measurement.tiny_options(args.task, DEPTHS[args.task][role]) \
         if args.tiny else {}
     if args.task == 'seg':
@@ -101,6 +118,8 @@ def build_peer(args, role: str) -> torch.nn.Module:
 def make_batch(args) -> dict:
     """A fixed dataloader-style batch."""
     gen = torch.Generator().manual_seed(0)
+    if args.task == 'det':
+        return det_variants.make_batch(args.size, args.batch, gen)
     h, w = args.size
     inputs = [
         torch.randint(0, 256, (3, h, w), generator=gen, dtype=torch.uint8)
@@ -300,68 +319,72 @@ def print_mcdistil_ratios(args, seconds: Dict[str, float]) -> None:
           '(target <= 1.3)')
 
 
-def build_variant(name: str, args) -> Callable[[dict], None]:
-    """Returns a function running one train step of the variant."""
-    device = torch.device(args.device)
-    if name.startswith('plain_'):
-        model = build_peer(args, name[len('plain_'):]).to(device)
-        optim = sgd(model.parameters(), args.amp)
-        return lambda data: model.train_step(data, optim)
-    peers = dict(
-        student=build_peer(args, 'student'),
-        teacher=build_peer(args, 'teacher'))
+def online_algorithm(name: str, args,
+                     peers: Dict[str, torch.nn.Module]) -> torch.nn.Module:
+    """The mmokd algorithm of variant ``name`` (DML, DML + ADM eager or
+    fused, SwitOKD, KDCL) over ``peers``: for detection the shipped
+    config's, otherwise built here."""
+    if args.task == 'det':
+        return det_variants.build_algorithm(name, args.pair, peers,
+                                            args.tiny)
     if name.startswith('mmokd_dml'):
         distiller = adm_distiller(args, name.endswith('fused')) \
             if 'adm' in name else None
         if distiller is not None and args.tiny and args.task == 'cls':
             distiller = tiny_adm_channels(distiller)
-        model = MODELS.build(
+        return MODELS.build(
             dict(
                 type='mmokd.DML',
                 peers=peers,
                 logits=logits_module(args),
                 dml_loss=dict(type='mmokd.DMLLoss'),
-                distiller=distiller)).to(device)
-        optim = peer_sgd(model, args.amp)
-        return lambda data: model.train_step(data, optim)
-    if name.startswith('mmokd_mcdistil'):
-        return mcdistil_step(args, peers, name.endswith('meta'))
+                distiller=distiller))
     if name == 'mmokd_kdcl':
-        model = MODELS.build(
+        return MODELS.build(
             dict(
                 type='mmokd.KDCL',
                 peers=peers,
                 logits=logits_module(args),
                 ensemble_strategy='minlogit',
-                data_preprocessor=multi_view_preprocessor(args))).to(device)
-        optim = peer_sgd(model, args.amp)
-        return lambda data: model.train_step(two_views(data), optim)
-    if name == 'mmokd_switokd_expert':
-        model = MODELS.build(
-            dict(
-                type='mmokd.SwitOKD', peers=peers,
-                logits=logits_module(args))).to(device)
-        # The statistics and their all-reduce still run (reweight_losses);
-        # only the student steps, as in expert mode.
-        model.peers_to_update = lambda: [model.student_name]
-        optim = peer_sgd(model, args.amp)
-        return lambda data: model.train_step(data, optim)
-    record = dict(type='ModuleOutputs', source=logits_module(args))
-    mapping = {
-        'loss_s':
-        dict(
-            preds_S=dict(from_student=True, recorder='logits'),
-            preds_T=dict(from_student=False, recorder='logits')),
-        'loss_t':
-        dict(
-            preds_S=dict(from_student=False, recorder='logits'),
-            preds_T=dict(from_student=True, recorder='logits')),
-    }
-    kl = dict(
-        type='KLDivergence',
-        tau=1,
-        reduction='mean' if args.task == 'seg' else 'batchmean')
-    model = MODELS.build(
+                data_preprocessor=multi_view_preprocessor(args)))
+    return MODELS.build(
+        dict(type='mmokd.SwitOKD', peers=peers, logits=logits_module(args)))
+
+
+def mmrazor_distill(peers: Dict[str, torch.nn.Module],
+                    source: str,
+                    loss: dict,
+                    calls: Optional[int] = None) -> torch.nn.Module:
+    """MMRazor's ``SingleTeacherDistill`` with a trainable teacher and
+    ``loss`` in both directions on the outputs of module ``source``.
+
+    Args:
+        peers (dict): ``{student: network, teacher: network}``.
+        source (str): The recorded module.
+        loss (dict): The MMRazor loss of each direction.
+        calls (int, optional): How often ``source`` runs in a forward
+            (once per FPN level), one term per call and direction; once
+            if not given.
+
+    Returns:
+        nn.Module: The algorithm.
+    """
+    record = dict(type='ModuleOutputs', source=source)
+    losses: Dict[str, dict] = {}
+    mappings: Dict[str, dict] = {}
+    for call in [None] if calls is None else range(calls):
+        suffix = '' if call is None else str(call)
+        index = {} if call is None else dict(record_idx=call)
+        for key, student_first in (('loss_s', True), ('loss_t', False)):
+            losses[key + suffix] = loss
+            mappings[key + suffix] = dict(
+                preds_S=dict(
+                    from_student=student_first, recorder='logits', **index),
+                preds_T=dict(
+                    from_student=not student_first,
+                    recorder='logits',
+                    **index))
+    return MODELS.build(
         dict(
             type='mmrazor.SingleTeacherDistill',
             architecture=peers['student'],
@@ -372,9 +395,43 @@ def build_variant(name: str, args) -> Callable[[dict], None]:
                 type='ConfigurableDistiller',
                 student_recorders=dict(logits=record),
                 teacher_recorders=dict(logits=record),
-                distill_losses=dict(loss_s=kl, loss_t=kl),
-                loss_forward_mappings=mapping))).to(device)
-    optim = sgd(model.parameters(), args.amp)
+                distill_losses=losses,
+                loss_forward_mappings=mappings)))
+
+
+def build_variant(name: str, args) -> Callable[[dict], None]:
+    """Returns a function running one train step of the variant."""
+    device = torch.device(args.device)
+    if name.startswith('plain_'):
+        model = build_peer(args, name[len('plain_'):]).to(device)
+        optim = sgd(model.parameters(), args.amp)
+        return lambda data: model.train_step(data, optim)
+    peers = dict(
+        student=build_peer(args, 'student'),
+        teacher=build_peer(args, 'teacher'))
+    if name.startswith('mmokd_mcdistil'):
+        return mcdistil_step(args, peers, name.endswith('meta'))
+    if name == 'mmrazor_std':
+        if args.task == 'det':
+            source, loss, calls = det_variants.mmrazor_terms(args.pair)
+        else:
+            source, loss, calls = logits_module(args), dict(
+                type='KLDivergence',
+                tau=1,
+                reduction='mean' if args.task == 'seg' else
+                'batchmean'), None
+        model = mmrazor_distill(peers, source, loss, calls).to(device)
+        optim = sgd(model.parameters(), args.amp)
+        return lambda data: model.train_step(data, optim)
+    model = online_algorithm(name, args, peers).to(device)
+    if name == 'mmokd_switokd_expert':
+        # The statistics and their all-reduce still run (reweight_losses);
+        # only the student steps, as in expert mode.
+        model.peers_to_update = lambda: [model.student_name]
+    optim = peer_sgd(model, args.amp)
+    if name == 'mmokd_kdcl' and args.task != 'det':
+        # One view per network (detection's KDCL has one shared view).
+        return lambda data: model.train_step(two_views(data), optim)
     return lambda data: model.train_step(data, optim)
 
 
@@ -401,18 +458,53 @@ def measure_time_and_operators(
     return seconds, operators, memory
 
 
+def check_variants(args, parser) -> Dict[str, str]:
+    """Sets the default ``--size`` of the task and, for detection, leaves
+    out of the default variants those the pair lacks (asked for by name,
+    they are an error).
+
+    Args:
+        args (Namespace): The parsed options (changed in place).
+        parser (ArgumentParser): For the error.
+
+    Returns:
+        dict: ``{variant: why it is not measured}``.
+    """
+    args.size = args.size or SIZES[args.task]
+    if args.task != 'det':
+        return {}
+    lacking = det_variants.unavailable(args.pair)
+    if args.variants == list(VARIANTS):
+        args.variants = [name for name in VARIANTS if name not in lacking]
+    for name in args.variants:
+        if name in lacking:
+            parser.error(f'--task det --pair {args.pair}: {name} is not '
+                         f'available ({lacking[name]})')
+    return {name: reason for name, reason in lacking.items()
+            if name not in args.variants}
+
+
 def main() -> None:
     parser = measurement.benchmark_parser(__doc__.splitlines()[0], VARIANTS,
-                                          'seg', (128, 256))
+                                          'seg', None, tuple(SIZES))
+    parser.add_argument(
+        '--pair',
+        choices=list(det_variants.PAIRS),
+        default='retinanet',
+        help='the detector pair of --task det')
     args = parser.parse_args()
+    notes = check_variants(args, parser)
     torch.manual_seed(0)
     if args.memory_of:
         print(json.dumps(measure_memory(args.memory_of, args)))
         return
     seconds, operators, memory = measure_time_and_operators(args)
-    print(f'task={args.task} size={args.size} batch={args.batch} '
+    pair = f' pair={args.pair}' if args.task == 'det' else ''
+    print(f'task={args.task}{pair} size={args.size} batch={args.batch} '
           f'device={args.device} amp={args.amp} iters={args.iters} '
           '(median)')
+    for name, reason in notes.items():
+        print(f'{name}: not measured ({reason})')
     print(f'{"variant":<22}{"s/iter":>10}{"peak MiB":>12}{"operators":>11}')
     for name in args.variants:
         print(f'{name:<22}{seconds[name]:>10.3f}{memory[name]:>12.1f}'
@@ -440,7 +532,9 @@ def main() -> None:
     if set(MCDISTIL_VARIANTS) <= set(seconds):
         print_mcdistil_ratios(args, seconds)
     if args.json:
-        measurement.write_json(args, 'online_kd', seconds, memory, operators)
+        extra = dict(pair=args.pair) if args.task == 'det' else {}
+        measurement.write_json(args, 'online_kd', seconds, memory, operators,
+                               notes, **extra)
 
 
 if __name__ == '__main__':

@@ -5,9 +5,14 @@
 #
 # Runs, in fp32 and with --amp (mmengine's AmpOptimWrapper):
 #   benchmark_online_kd.py (plain steps, DML, MMRazor, DML + ADM eager and
-#     fused, SwitOKD expert step, KDCL), ImageNet R34 / R18 at 224x224,
-#     batch 32, and Cityscapes DeepLabV3 R101-D8 / R18-D8 at 512x1024,
-#     batch 2;
+#     fused, SwitOKD expert step, KDCL; MC-Distil with one student, its
+#     plain and its meta step, in fp32 only), ImageNet R34 / R18 at
+#     224x224, batch 32, and Cityscapes DeepLabV3 R101-D8 / R18-D8 at
+#     512x1024, batch 2;
+#   benchmark_online_kd.py --task det (plain steps, DML, MMRazor CWD,
+#     DML + ADM, SwitOKD expert step, KDCL for RetinaNet), COCO RetinaNet
+#     R101 / R18 and Faster R-CNN R101 / R50 at 800x1333, batch 2, on the
+#     shipped detection configs (10 timed rounds);
 #   benchmark_gpd.py (plain student, GPD, GPD + static teacher) on the
 #     shipped GPD configs, same sizes and batches.
 # Needs the project's environment (tools/setup_env.sh) with a CUDA build of
@@ -16,7 +21,9 @@
 # to take under 8 minutes; the elapsed time is written under the table.
 #
 # --quick: the same networks 8 times narrower (--tiny), tiny inputs
-# (32x32, batch 2), one timed round, memory in-process; with
+# (32x32, batch 2), one timed round, memory in-process, neither MC-Distil
+# nor detection (their rows say so; benchmark_online_kd.py --task det
+# --tiny has its own test, tests/test_tools/test_benchmark_det.py); with
 # --device cpu it runs end to end on the CPU as a smoke test of the suite
 # (tests/test_tools/test_gpu_suite.py). AMP rows are then written as not
 # measured (mmengine's AMP wrapper needs CUDA); quick figures are not
@@ -50,7 +57,14 @@ if [[ $QUICK == 1 ]]; then
     # torch.compile's first compilation alone takes longer than the rest.
     KD_VARIANTS=(--variants plain_student plain_teacher mmokd_dml
                  mmrazor_std mmokd_dml_adm mmokd_switokd_expert mmokd_kdcl)
-    NOTES=(--note "mmokd_dml_adm_fused=skipped by --quick (compilation)")
+    MCDISTIL=()
+    NOTES=(--note "mmokd_dml_adm_fused=skipped by --quick (compilation)"
+           --note "mmokd_mcdistil=skipped by --quick"
+           --note "mmokd_mcdistil_meta=skipped by --quick")
+    DET_PAIRS=()
+    for pair in retinanet faster_rcnn; do
+        NOTES+=(--skipped "online_kd:det $pair=skipped by --quick")
+    done
 else
     CLS=(--size 224 224 --batch 32)
     SEG=(--size 512 1024 --batch 2)
@@ -59,7 +73,13 @@ else
     KD_VARIANTS=(--variants plain_student plain_teacher mmokd_dml
                  mmrazor_std mmokd_dml_adm mmokd_dml_adm_fused
                  mmokd_switokd_expert mmokd_kdcl)
-    NOTES=()
+    # MC-Distil's hypergradient is not tested under --amp.
+    MCDISTIL=(mmokd_mcdistil mmokd_mcdistil_meta)
+    NOTES=(--note "mmokd_mcdistil=fp32 only in this suite"
+           --note "mmokd_mcdistil_meta=fp32 only in this suite")
+    DET=(--size 800 1333 --batch 2)
+    DET_ROUNDS=(--iters 10 --warmup 2)
+    DET_PAIRS=(retinanet faster_rcnn)
 fi
 PRECISIONS=(fp32 amp)
 MISSING=()
@@ -89,18 +109,27 @@ RECORDS=()
 for precision in "${PRECISIONS[@]}"; do
     AMP=()
     [[ $precision == amp ]] && AMP=(--amp)
+    VARIANTS=("${KD_VARIANTS[@]}")
+    [[ $precision == fp32 ]] && VARIANTS+=("${MCDISTIL[@]}")
     for task in cls seg; do
         SIZE=("${CLS[@]}")
         [[ $task == seg ]] && SIZE=("${SEG[@]}")
         json="$WORK/online_kd_${task}_${precision}.json"
         run "$HERE/benchmark_online_kd.py" --task "$task" "${SIZE[@]}" \
-            "${ROUNDS[@]}" "${KD_VARIANTS[@]}" --device "$DEVICE" \
+            "${ROUNDS[@]}" "${VARIANTS[@]}" --device "$DEVICE" \
             "${AMP[@]}" --json "$json"
         RECORDS+=("$json")
         json="$WORK/gpd_${task}_${precision}.json"
         run "$HERE/benchmark_gpd.py" --task "$task" "${SIZE[@]}" \
             "${GPD_ROUNDS[@]}" --device "$DEVICE" "${AMP[@]}" \
             --variants plain_student gpd gpd_teacher --json "$json"
+        RECORDS+=("$json")
+    done
+    for pair in "${DET_PAIRS[@]}"; do
+        json="$WORK/online_kd_det_${pair}_${precision}.json"
+        run "$HERE/benchmark_online_kd.py" --task det --pair "$pair" \
+            "${DET[@]}" "${DET_ROUNDS[@]}" --device "$DEVICE" "${AMP[@]}" \
+            --json "$json"
         RECORDS+=("$json")
     done
 done

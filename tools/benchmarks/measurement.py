@@ -26,22 +26,30 @@ from torch.utils._python_dispatch import TorchDispatchMode
 Step = Callable[[dict], dict]
 
 
-def benchmark_parser(description: str, variants: Sequence[str], task: str,
-                     size: Tuple[int, int]) -> argparse.ArgumentParser:
+def benchmark_parser(
+    description: str,
+    variants: Sequence[str],
+    task: str,
+    size: Optional[Tuple[int, int]],
+    tasks: Sequence[str] = ('seg', 'cls')
+) -> argparse.ArgumentParser:
     """The options every benchmark script takes.
 
     Args:
         description (str): The script's one-line description.
         variants (list[str]): Its variants (for the internal
             ``--memory-of`` of :func:`memory_in_subprocesses`).
-        task (str): Default ``--task``, ``'seg'`` or ``'cls'``.
-        size (tuple[int, int]): Default ``--size H W``.
+        task (str): Default ``--task``, one of ``tasks``.
+        size (tuple[int, int], optional): Default ``--size H W`` (``None``:
+            the script sets it by task).
+        tasks (list[str]): The tasks it measures. Defaults to ``('seg',
+            'cls')``.
 
     Returns:
         argparse.ArgumentParser: A parser the script may extend.
     """
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('--task', choices=['seg', 'cls'], default=task)
+    parser.add_argument('--task', choices=list(tasks), default=task)
     parser.add_argument(
         '--size', type=int, nargs=2, default=size, metavar=('H', 'W'))
     parser.add_argument('--batch', type=int, default=2)
@@ -271,6 +279,12 @@ class _OperatorCounter(TorchDispatchMode):
 torch._inductor.config.cpp.enable_kernel_profile = True
 
 
+def _compiled_graphs() -> int:
+    """How many graphs ``torch.compile`` has compiled in this process."""
+    from torch._dynamo.utils import counters
+    return counters['stats']['unique_graphs']
+
+
 def dispatched_operators(step: Step, data: dict) -> int:
     """Non-view ATen operators of one training step, plus the kernels
     that ``torch.compile`` (Inductor) generated and the step launched.
@@ -282,6 +296,13 @@ def dispatched_operators(step: Step, data: dict) -> int:
     Returns:
         int: The count (each launches at least one kernel on a GPU).
     """
+    if not _compiled_graphs():
+        # Nothing compiled, so no generated kernel: the profiler, which
+        # costs several times the count itself, is not needed.
+        with _OperatorCounter() as counter:
+            step(data)
+        if not _compiled_graphs():
+            return counter.count
     with _OperatorCounter() as counter, torch.profiler.profile(
             activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
         step(data)

@@ -3,13 +3,15 @@
 Every expected row is written: a measured variant with its figures and its
 ratios to the variant it is compared with in ``docs/benchmarks.md``, an
 unmeasured one (a precision the device cannot run, a variant the checkout
-does not have) with the reason.
+or the task does not have, a run the suite skipped) with the reason.
+Detection runs are told apart by their pair (task ``det retinanet``).
 
 Example::
 
     python tools/benchmarks/suite_table.py OUT.md a.json b.json \\
         --header 'NVIDIA H100 80GB, 2026-12-01' \\
-        --missing 'amp=AMP needs CUDA' --note 'mmokd_kdcl=not run'
+        --missing 'amp=AMP needs CUDA' --note 'mmokd_kdcl=not run' \\
+        --skipped 'online_kd:det faster_rcnn=skipped by --quick'
 """
 import argparse
 import json
@@ -19,7 +21,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 EXPECTED = dict(
     online_kd=('plain_student', 'plain_teacher', 'mmokd_dml', 'mmrazor_std',
                'mmokd_dml_adm', 'mmokd_dml_adm_fused',
-               'mmokd_switokd_expert', 'mmokd_kdcl'),
+               'mmokd_switokd_expert', 'mmokd_kdcl', 'mmokd_mcdistil',
+               'mmokd_mcdistil_meta'),
     gpd=('plain_student', 'gpd', 'gpd_teacher'))
 #: What each variant's ratios are taken against (a sum of variants).
 REFERENCE = dict(
@@ -29,6 +32,8 @@ REFERENCE = dict(
     mmokd_dml_adm_fused=('mmokd_dml', ),
     mmokd_switokd_expert=('mmokd_dml', ),
     mmokd_kdcl=('mmokd_dml', ),
+    mmokd_mcdistil=('mmokd_dml', ),
+    mmokd_mcdistil_meta=('mmokd_dml', ),
     gpd=('plain_student', ),
     gpd_teacher=('plain_student', ))
 COLUMNS = ('benchmark', 'task', 'precision', 'size', 'batch', 'variant',
@@ -69,7 +74,7 @@ def rows_of(record: dict,
     notes = dict(notes or {}, **record.get('notes', {}))
     variants = record['variants']
     precision = 'amp' if record['amp'] else 'fp32'
-    head = (record['script'], record['task'], precision,
+    head = (record['script'], task_of(record), precision,
             'x'.join(map(str, record['size'])), str(record['batch']))
     rows = []
     for name in EXPECTED[record['script']]:
@@ -89,6 +94,28 @@ def rows_of(record: dict,
     return rows
 
 
+def task_of(record: dict) -> str:
+    """The task column of a record: the task, and a detection pair."""
+    return ' '.join(filter(None, (record['task'], record.get('pair'))))
+
+
+def skipped_rows(spec: str) -> List[Tuple[str, ...]]:
+    """Rows of a benchmark run the suite did not make, with the reason.
+
+    Args:
+        spec (str): ``SCRIPT:TASK=REASON`` (``TASK`` as :func:`task_of`
+            writes it).
+
+    Returns:
+        list[tuple]: One row per expected variant (precision, size and
+        batch :data:`NONE`).
+    """
+    run, _, reason = spec.partition('=')
+    script, _, task = run.partition(':')
+    return [(script, task, NONE, NONE, NONE, name) + (NONE, ) * 6 +
+            (f'not measured: {reason}', ) for name in EXPECTED[script]]
+
+
 def missing_rows(spec: str, script: str, task: str, size: str,
                  batch: str) -> List[Tuple[str, ...]]:
     """Rows of a run that was not made, each with the reason.
@@ -96,7 +123,7 @@ def missing_rows(spec: str, script: str, task: str, size: str,
     Args:
         spec (str): ``PRECISION=REASON``.
         script (str): The benchmark (a key of :data:`EXPECTED`).
-        task (str): ``'cls'`` or ``'seg'``.
+        task (str): The task column (:func:`task_of`).
         size (str): ``HxW``.
         batch (str): Batch size.
 
@@ -135,6 +162,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         default=[],
         metavar='VARIANT=REASON',
         help='why a variant was not run')
+    parser.add_argument(
+        '--skipped',
+        action='append',
+        default=[],
+        metavar='SCRIPT:TASK=REASON',
+        help='a benchmark run not made, and why')
     args = parser.parse_args(argv)
     notes = dict(spec.split('=', 1) for spec in args.note)
     records: List[Dict] = []
@@ -145,9 +178,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for record in records:
         rows += rows_of(record, notes)
         for spec in args.missing:
-            rows += missing_rows(spec, record['script'], record['task'],
+            rows += missing_rows(spec, record['script'], task_of(record),
                                  'x'.join(map(str, record['size'])),
                                  str(record['batch']))
+    for spec in args.skipped:
+        rows += skipped_rows(spec)
     with open(args.out, 'w') as file:
         file.write(markdown(rows, args.header))
 
