@@ -7,10 +7,12 @@ import os.path as osp
 import pytest
 import torch
 
+from mmokd.utils import load_checkpoint_safely
 from tests.conftest import REPO, dist_train, python, run_tool
 from tests.test_det.det_helpers import (RETINANET_R18, TINY_DETECTORS,
                                         TINY_RETINANET)
 from tests.test_tools.test_train_e2e import (assert_ranks_agree,
+                                             assert_same_weights,
                                              exported_student, write_config)
 
 DEMO = 'configs/demo/dml_retinanet_r101_r18_tiny-coco_cpu.py'
@@ -120,11 +122,14 @@ def test_exported_student_is_a_plain_mmdet_checkpoint(det_run, tiny_coco):
     assert 'coco/bbox_mAP: ' in proc.stdout + proc.stderr
 
 
-def test_switokd_faster_rcnn_ranks_agree(tmp_path, tiny_coco):
+def test_switokd_faster_rcnn_ranks_agree_and_resumes(tmp_path, tiny_coco):
     """SwitOKD on two Faster R-CNNs (switch on the RPN), 2 processes: the
     switch's sums are all-reduced, so both ranks decide alike and end with
     the same weights; Faster R-CNN's samplers draw from each rank's own
-    random state."""
+    random state. The run resumed from its iteration-1 checkpoint restores
+    the iteration, every rank's random state (so the samplers draw as in
+    the uninterrupted run and the weights end equal), the optimizer state
+    and the metadata."""
     cfg_path, tiny = TINY_DETECTORS['faster-rcnn']
     root = tiny_coco + '/'
     body = TINY_RUN_BODY.format(
@@ -137,9 +142,30 @@ def test_switokd_faster_rcnn_ranks_agree(tmp_path, tiny_coco):
              "source='rpn_head')\n")
     cfg = write_config(tmp_path / 'switokd.py', osp.abspath(DEMO), body)
     work_dir = str(tmp_path / 'work')
-    log = dist_train(cfg, work_dir).log
+    log = dist_train(cfg, work_dir,
+                     ['default_hooks.checkpoint.interval=1']).log
     assert 'switokd.expert' in log and 'teacher.coco/bbox_mAP: ' in log
     # The RPN's mimicry terms: loss_dml_rpn, per source for the teacher.
     assert 'student.loss_dml_rpn: ' in log
     assert 'teacher.loss_dml_rpn_student: ' in log
     assert_ranks_agree(work_dir)
+    # Resume from iteration 1: one more iteration, no validation.
+    middle = osp.join(work_dir, 'iter_1.pth')
+    part_dir = str(tmp_path / 'part')
+    log = dist_train(cfg, part_dir, [
+        'default_hooks.checkpoint.interval=1', 'train_cfg.val_begin=100'
+    ], ['--resume', middle]).log
+    assert 'resumed' in log.lower()
+    # Training went on at iteration 2: no iteration-1 checkpoint here.
+    assert not osp.exists(osp.join(part_dir, 'iter_1.pth'))
+    full, part, resumed = (load_checkpoint_safely(path) for path in (
+        osp.join(work_dir, f'iter_{ITERS}.pth'),
+        osp.join(part_dir, f'iter_{ITERS}.pth'), middle))
+    assert len(resumed['rank_states']) == 2
+    for key in ('iter', 'epoch', 'seed', 'dataset_meta'):
+        assert part['meta'][key] == full['meta'][key], key
+    assert part['meta']['iter'] == ITERS
+    for peer in ('student', 'teacher'):
+        assert full['optimizer'][peer]['state'].keys() == \
+            part['optimizer'][peer]['state'].keys()
+    assert_same_weights(full, part)
