@@ -508,6 +508,7 @@ class MCDistil(OnlineDistill):
         if second_order:
             val_loss = self._held_out_loss(name, dict(params, **stepped),
                                            meta_inputs, meta_labels)
+            del stepped  # freed with the held-out graph, layer by layer
             grad, = torch.autograd.grad(val_loss, leaf)
             return grad, val_loss.detach()
         return self._finite_difference(index, leaf, inputs, labels,
