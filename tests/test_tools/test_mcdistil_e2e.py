@@ -1,7 +1,9 @@
 """MC-Distil end to end through tools/dist_train.sh CONFIG 2 (gloo, CPU):
-the shipped CIFAR-100 config (five students, ResNet10 teacher) and the
-Cityscapes config (R18 student, BN; an R18 teacher to keep it cheap) on
-tiny data in the real formats."""
+the shipped CIFAR-100 config with three tiny students (ResNet10_{xxxs,
+xxs,xs}) and a ResNet10_s teacher, and the Cityscapes config (an R18-D8
+student, BN, no auxiliary head; an R18-D8 teacher to keep it cheap) on
+tiny data in the real formats. Each task trains once, resumes once from
+the middle and tests its export with the upstream tools/test.py."""
 import glob
 import json
 import os
@@ -28,12 +30,12 @@ STUDENTS = {
     's_xxxs': ('resnet10_xxxs', 16),
     's_xxs': ('resnet10_xxs', 16),
     's_xs': ('resnet10_xs', 32),
-    's_s': ('resnet10_s', 64),
-    's_m': ('resnet10_m', 128),
 }
+DEPLOYED = 's_xs'
 EPOCHS, INTERVAL = 3, 2  # 5 batches per epoch: meta steps at 2 and 4
 
-# Random init instead of the CE checkpoints; 42 training and 40 held-out
+# The shipped config with three of its students and a ResNet10_s teacher,
+# random init instead of the CE checkpoints; 42 training and 40 held-out
 # images, 5 training batches and 3 (padded) held-out batches per rank, so
 # the meta set is not a multiple of the 2 meta steps per epoch.
 CLS_BODY = """
@@ -41,8 +43,22 @@ custom_imports = dict(imports=['mmokd', 'tests.mcdistil_hooks'])
 root = {root!r}
 model = dict(
     meta_interval={interval},
-    peers={{name: dict(init_cfg=None)
-           for name in ('s_xxxs', 's_xxs', 's_xs', 's_s', 's_m', 'teacher')}})
+    student='s_xs',
+    cnet=dict(num_students=3),
+    peers=dict(
+        _delete_=True,
+        s_xxxs=dict(_base_.students.s_xxxs, init_cfg=None),
+        s_xxs=dict(_base_.students.s_xxs, init_cfg=None),
+        s_xs=dict(_base_.students.s_xs, init_cfg=None),
+        teacher=dict(_base_.students.s_s, init_cfg=None)))
+optim_wrapper = dict(
+    _delete_=True, constructor='mmokd.PeerOptimWrapperConstructor',
+    s_xxxs=_base_.sgd, s_xxs=_base_.sgd, s_xs=_base_.sgd,
+    cnet=_base_.optim_wrapper.cnet)
+param_scheduler = dict(
+    _delete_=True, s_xxxs=_base_.cosine, s_xxs=_base_.cosine,
+    s_xs=_base_.cosine, cnet=[])
+test_cfg = dict(test_peers='s_xs')
 split = dict(
     type='mmokd.RandomSplitDataset',
     dataset=dict(type='mmokd.OfflineCIFAR100', data_root=root,
@@ -59,7 +75,9 @@ train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=-1),
                      logger=dict(interval=1))
 log_processor = dict(window_size=1)
-custom_hooks = _base_.custom_hooks[:5] + [
+custom_hooks = [
+    dict(type='mmokd.ExportPeerHook', peer=name)
+    for name in ('s_xxxs', 's_xxs', 's_xs')] + [
     dict(type='mmokd.MCDistilMetaHook', meta_dataloader=dict(
         loader, batch_size=7,
         sampler=dict(type='DefaultSampler', shuffle=True),
@@ -192,9 +210,12 @@ def test_every_exported_student_is_a_plain_mmpretrain_model(
             'mmpretrain::_base_/schedules/cifar10_bs128.py',
             'mmpretrain::_base_/default_runtime.py'
         ],
-        PLAIN_CLS.format(arch='resnet10_m', width=128, root=ten_class_cifar))
+        PLAIN_CLS.format(
+            arch=STUDENTS[DEPLOYED][0],
+            width=STUDENTS[DEPLOYED][1],
+            root=ten_class_cifar))
     tool = osp.join(osp.dirname(mmpretrain.__file__), '.mim/tools/test.py')
-    ckpt, = glob.glob(osp.join(work_dir, '*', 's_m.pth'))
+    ckpt, = glob.glob(osp.join(work_dir, '*', f'{DEPLOYED}.pth'))
     proc = run_tool([
         python(), tool, test_cfg, ckpt, '--work-dir',
         str(tmp_path / 'test')
@@ -238,13 +259,19 @@ def test_a_bad_setting_stops_before_the_work_dir_is_touched(
     assert not work_dir.exists()
 
 
+SEG_ITERS, SEG_MIDDLE = 8, 3  # meta steps at 2, 4, 6, 8; resume from 3
+# R18-D8 networks without the auxiliary head on whole 64x32 images; 12
+# training images (8 held out: 2 meta batches of 2 per rank, so resuming
+# after one meta step skips half a pass), batches of 2 per rank (the ASPP
+# pooling branch's BN needs two images).
 SEG_BODY = """
 custom_imports = dict(imports=['mmokd', 'tests.mcdistil_hooks'])
 root = {root!r}
 offline = {{'model.pretrained': None,
-           'model.data_preprocessor.size': (64, 128)}}
+           'model.data_preprocessor.size': (32, 64),
+           'model.auxiliary_head': None}}
 model = dict(
-    meta_interval=1,
+    meta_interval=2,
     peers=dict(
         student=dict(cfg_options=offline, norm_type='BN'),
         # A randomly initialised R18 teacher: cheap on CPU.
@@ -253,27 +280,29 @@ model = dict(
                      norm_type='BN')))
 pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
             dict(type='RandomFlip', prob=0.5), dict(type='PackSegInputs')]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                 dict(type='PackSegInputs')]
 split = dict(
     type='mmokd.RandomSplitDataset',
     dataset=dict(type='CityscapesDataset', data_root=root,
                  data_prefix=dict(img_path='leftImg8bit/train',
                                   seg_map_path='gtFine/train'),
                  pipeline=pipeline),
-    num_held_out=4, seed=0)
+    num_held_out=8, seed=0)
 loader = dict(num_workers=0, persistent_workers=False)
 train_dataloader = dict(loader, batch_size=2,
                         dataset=dict(_delete_=True, part='train', **split))
-val_dataloader = dict(loader, dataset=dict(
-    data_root=root, pipeline=[dict(type='LoadImageFromFile'),
-                              dict(type='LoadAnnotations'),
-                              dict(type='PackSegInputs')]))
+val_dataloader = dict(loader, dataset=dict(data_root=root,
+                                           pipeline=test_pipeline))
 test_dataloader = val_dataloader
-train_cfg = dict(max_iters=2, val_interval=2)
+train_cfg = dict(max_iters={iters}, val_interval={iters})
 param_scheduler = dict(student=[dict(type='PolyLR', eta_min=1e-4,
-                                     power=0.9, begin=0, end=2,
+                                     power=0.9, begin=0, end={iters},
                                      by_epoch=False)])
-default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1),
-                     visualization=dict(draw=False))
+default_hooks = dict(
+    checkpoint=dict(interval={middle}, max_keep_ckpts=-1, save_best=None),
+    logger=dict(interval=1), visualization=dict(draw=False))
+log_processor = dict(window_size=1)
 custom_hooks = [
     dict(type='mmokd.ExportPeerHook', peer='student'),
     dict(type='mmokd.MCDistilMetaHook', meta_dataloader=dict(
@@ -286,10 +315,9 @@ randomness = dict(seed=0)
 
 MMSEG_TEST = """
 norm_cfg = dict(type='BN', requires_grad=True)
-model = dict(pretrained=None, data_preprocessor=dict(size=(64, 128)),
+model = dict(pretrained=None, data_preprocessor=dict(size=(32, 64)),
              backbone=dict(norm_cfg=norm_cfg),
-             decode_head=dict(norm_cfg=norm_cfg),
-             auxiliary_head=dict(norm_cfg=norm_cfg))
+             decode_head=dict(norm_cfg=norm_cfg), auxiliary_head=None)
 test_dataloader = dict(num_workers=0, persistent_workers=False,
                        dataset=dict(data_root={root!r}, pipeline=[
                            dict(type='LoadImageFromFile'),
@@ -299,32 +327,61 @@ test_dataloader = dict(num_workers=0, persistent_workers=False,
 
 
 def test_segmentation_two_processes(tmp_path):
-    # 8 training images (4 held out): two per rank and batch, as BN needs.
-    tiny_cityscapes = write_tiny_cityscapes(
-        str(tmp_path / 'cityscapes'), images_per_city=4)
-    cfg = write_config(tmp_path / 'seg.py', CITYSCAPES,
-                       SEG_BODY.format(root=tiny_cityscapes))
+    """One run of the Cityscapes config on two processes, its resumption
+    from the middle and mmseg's tools/test.py on the export."""
+    root = write_tiny_cityscapes(
+        str(tmp_path / 'cityscapes'), images_per_city=6, size=(64, 32))
+    cfg = write_config(
+        tmp_path / 'seg.py', CITYSCAPES,
+        SEG_BODY.format(root=root, iters=SEG_ITERS, middle=SEG_MIDDLE))
     work_dir = str(tmp_path / 'work')
     log = dist_train(cfg, work_dir).log
-    assert 'mcdistil.meta_loss' in log and 'student.loss_mc_kd' in log
-    assert 'student.aux.loss_ce' in log
-    assert 'student.decode.loss_ce' not in log
+    assert 'student.decode.loss_ce' not in log  # loss_mc_ce replaces it
     assert 'mIoU' in log and 'teacher.mIoU' in log
     digests = [
         json.load(open(osp.join(work_dir, f'digest_rank{r}.json')))
         for r in (0, 1)
     ]
+    assert set(digests[0]) == {'student', 'teacher', 'cnet'}
     for name, value in digests[0].items():
         assert value == pytest.approx(digests[1][name], rel=1e-6), name
-    ckpt = load_checkpoint_safely(osp.join(work_dir, 'iter_2.pth'))
-    assert int(ckpt['state_dict']['meta_steps']) == 2
+    # The logged meta loss and the student's training loss fall.
+    logged = scalars(work_dir)
+    assert len(logged) == SEG_ITERS
+    meta = [  # logged on every row from the first meta step on
+        row['mcdistil.meta_loss'] for row in logged if row['step'] % 2 == 0]
+    assert len(meta) == SEG_ITERS // 2
+    assert sum(meta[-2:]) < sum(meta[:2]), meta
+    losses = [row['student.loss'] for row in logged]
+    assert sum(losses[-2:]) < sum(losses[:2]), losses
+    assert 0 < logged[0]['mcdistil.alpha.student'] < 5
+    # Resumed after one meta step (half a pass of the meta set), the run
+    # reaches the uninterrupted weights, C-Net and meta-step count.
+    last = f'iter_{SEG_ITERS}.pth'
+    part_dir = str(tmp_path / 'part')
+    dist_train(cfg, part_dir,
+               args=['--resume', osp.join(work_dir, f'iter_{SEG_MIDDLE}.pth')])
+    full, part = (load_checkpoint_safely(osp.join(d, last))
+                  for d in (work_dir, part_dir))
+    assert int(full['state_dict']['meta_steps']) == SEG_ITERS // 2
+    assert full['state_dict'].keys() == part['state_dict'].keys()
+    for key, value in full['state_dict'].items():
+        difference = value.double() - part['state_dict'][key].double()
+        assert float(difference.abs().max()) <= 1e-6, key
+    # The export is a plain mmseg model that mmseg's own test tool runs.
     export, = glob.glob(osp.join(work_dir, '*', 'student.pth'))
+    assert not any(
+        k.startswith('cnet') for k in load_checkpoint_safely(export)
+        ['state_dict'])
     plain_cfg = (
         'mmseg::deeplabv3/deeplabv3_r18-d8_4xb2-80k_cityscapes-512x1024.py')
-    plain = ExternalModel(plain_cfg, {'model.pretrained': None}, 'BN')
+    plain = ExternalModel(plain_cfg, {
+        'model.pretrained': None,
+        'model.auxiliary_head': None
+    }, 'BN')
     load_checkpoint(plain, export, strict=True)
     test_cfg = write_config(tmp_path / 'plain_seg.py', plain_cfg,
-                            MMSEG_TEST.format(root=tiny_cityscapes))
+                            MMSEG_TEST.format(root=root))
     tool = osp.join(osp.dirname(mmseg.__file__), '.mim/tools/test.py')
     proc = run_tool([
         python(), tool, test_cfg, export, '--work-dir',
