@@ -249,7 +249,10 @@ def export_peer(checkpoint: str,
         if not osp.isfile(config):
             raise FileNotFoundError(
                 f'--config {config}: no such config file.')
-        plain = plain_peer_config(Config.fromfile(config).model, peer)
+        # Only the peer's config is read: the run's custom_imports (e.g.
+        # its hooks) are not needed for it.
+        plain = plain_peer_config(
+            Config.fromfile(config, import_custom_modules=False).model, peer)
     free_export_paths(out_path, plain)
     ckpt = load_checkpoint_safely(checkpoint)
     state_dict = ckpt.get('state_dict', ckpt)
