@@ -145,7 +145,9 @@ done
 if [[ $DEVICE == cuda ]]; then
     NAME=$("$PYTHON" -c 'import torch; print(torch.cuda.get_device_name())')
 else
-    NAME="CPU ($(nproc) cores)"
+    # nproc alone reports OMP_NUM_THREADS, not the cores.
+    NAME="CPU ($(env -u OMP_NUM_THREADS nproc) cores, \
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset})"
 fi
 TORCH=$("$PYTHON" -c 'import torch; print(torch.__version__)')
 MODE=full
