@@ -24,10 +24,13 @@ POLICIES = ('stop', 'skip')
 def nonfinite_tensors(named: Iterable[Tuple[str, Tensor]]) -> List[str]:
     """Names of the floating-point tensors that hold a NaN or an infinity.
 
-    One sum per tensor (accumulated in at least float32) finds the
-    candidates: a NaN or infinite element makes the sum non-finite. A
-    non-finite sum of finite elements (an overflow) is then ruled out
-    element-wise, so the answer is exact.
+    One L1 norm per tensor finds the candidates: a NaN or infinite element
+    makes it non-finite. The norms are taken by ``torch._foreach_norm``
+    over the tensors of each device and dtype, one multi-tensor kernel per
+    group on CUDA instead of a reduction per tensor (the per-step operator
+    count of the guard falls from two per weight to a few). A non-finite
+    norm of finite elements (an overflow) is then ruled out element-wise,
+    so the answer is exact.
 
     Args:
         named (Iterable[tuple[str, Tensor]]): ``(name, tensor)`` pairs,
@@ -40,16 +43,15 @@ def nonfinite_tensors(named: Iterable[Tuple[str, Tensor]]) -> List[str]:
     named = [(name, t.detach()) for name, t in named if t.is_floating_point()]
     if not named:
         return []
-    device = named[0][1].device
-
-    def total(t: Tensor) -> Tensor:
-        accumulate = torch.float32 if t.element_size() < 4 else t.dtype
-        return t.sum(dtype=accumulate).to(device, torch.float64)
-
-    sums = torch.stack([total(t) for _, t in named])
-    candidates = (~torch.isfinite(sums)).nonzero().flatten().tolist()
+    groups: Dict[Tuple[torch.device, torch.dtype], List[int]] = {}
+    for index, (_, t) in enumerate(named):
+        groups.setdefault((t.device, t.dtype), []).append(index)
+    finite = torch.ones(len(named), dtype=torch.bool)
+    for indices in groups.values():
+        norms = torch._foreach_norm([named[i][1] for i in indices], 1)
+        finite[indices] = torch.isfinite(torch.stack(norms)).cpu()
     return [
-        named[i][0] for i in candidates
+        named[i][0] for i in (~finite).nonzero().flatten().tolist()
         if not torch.isfinite(named[i][1]).all()
     ]
 

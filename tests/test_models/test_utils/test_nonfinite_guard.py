@@ -71,8 +71,15 @@ def test_nonfinite_tensors_finds_nan_and_inf_only():
     named = [('huge', torch.full((1000, ), 3.0e38)),
              ('nan', torch.tensor([0.0, NAN])),
              ('inf', torch.tensor([-float('inf')], dtype=torch.float16)),
-             ('count', torch.tensor([7])), ('ok', torch.zeros(3))]
-    assert nonfinite_tensors(named) == ['nan', 'inf']
+             ('count', torch.tensor([7])), ('ok', torch.zeros(3)),
+             ('huge_half', torch.full((4, ), 6.0e4, dtype=torch.float16)),
+             ('nan_double', torch.tensor([NAN], dtype=torch.float64)),
+             ('inf_bf16', torch.tensor([1.0, float('inf')],
+                                       dtype=torch.bfloat16)),
+             ('nan_inf', torch.tensor([-float('inf'), NAN, 1.0]))]
+    assert nonfinite_tensors(named) == [
+        'nan', 'inf', 'nan_double', 'inf_bf16', 'nan_inf'
+    ]
     assert nonfinite_tensors([]) == []
 
 
