@@ -10,7 +10,8 @@ from mmdet.models.task_modules.prior_generators import (AnchorGenerator,
                                                         MlvlPointGenerator)
 
 from mmokd.models.losses.functional import (binary_kl, binary_minlogit,
-                                            det_dml_kl, det_onehot, det_rows,
+                                            det_dml_kl, det_feature_mse,
+                                            det_onehot, det_rows,
                                             det_switokd_statistics,
                                             padding_valid_masks,
                                             soft_foreground_count)
@@ -149,6 +150,32 @@ def test_softmax_dml_is_mean_over_valid_priors():
     expected = (kl * m).sum() / m.sum()
     value = det_dml_kl(z_s, z_t, valid, k, 'softmax')
     assert value.item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize('activation', ['sigmoid', 'softmax'])
+def test_half_precision_logits_give_the_float32_value(activation):
+    # Under AMP the heads' scores are float16; one level of 70,000 valid
+    # priors: a half-precision prior count or sum is inf or loses digits.
+    gen = torch.Generator().manual_seed(5)
+    z_s = [torch.randn(1, 2, 250, 280, generator=gen).half()]
+    z_t = [torch.randn(1, 2, 250, 280, generator=gen).half()]
+    valid = [torch.ones(1, 250 * 280, dtype=torch.bool)]
+    value = det_dml_kl(z_s, z_t, valid, 2, activation)
+    reference = det_dml_kl([z_s[0].double()], [z_t[0].double()], valid, 2,
+                           activation)
+    assert value.dtype == torch.float32
+    assert value.item() == pytest.approx(reference.item(), rel=1e-5)
+    assert soft_foreground_count(z_t, valid, 2).item() == pytest.approx(
+        soft_foreground_count([z_t[0].double()], valid, 2).item(), rel=1e-5)
+
+
+def test_half_precision_fpn_features_give_the_float32_mse():
+    # 256 x 64 x 64 squares of 4: their half-precision sum overflows.
+    feat_s = torch.full((1, 256, 64, 64), 2.0, dtype=torch.float16)
+    feat_t = torch.zeros_like(feat_s)
+    inside = torch.ones(1, 1, 64, 64, dtype=torch.float16)
+    value = det_feature_mse([feat_s], [feat_t], [inside])
+    assert value.dtype == torch.float32 and value.item() == 4.0
 
 
 def test_dml_gradient_reaches_only_the_learner_and_padding_is_left_out():

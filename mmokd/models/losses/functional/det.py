@@ -125,9 +125,9 @@ def binary_kl(logits_s: Tensor,
 
     Returns:
         Tensor: KL per item (``dim`` summed out), not scaled by
-        ``tau ** 2``.
+        ``tau ** 2``; float32 whatever the logits' type (under AMP).
     """
-    target = logits_t.detach()
+    logits_s, target = logits_s.float(), logits_t.detach().float()
     if tau != 1:
         logits_s, target = logits_s / tau, target / tau
     prob = target.sigmoid()
@@ -151,9 +151,10 @@ def softmax_kl(logits_s: Tensor,
         dim (int): The class axis.
 
     Returns:
-        Tensor: KL per item, not scaled by ``tau ** 2``.
+        Tensor: KL per item, not scaled by ``tau ** 2``; float32 whatever
+        the logits' type (under AMP).
     """
-    target = logits_t.detach()
+    logits_s, target = logits_s.float(), logits_t.detach().float()
     if tau != 1:
         logits_s, target = logits_s / tau, target / tau
     log_p_t = F.log_softmax(target, dim=dim)
@@ -185,12 +186,13 @@ def soft_foreground_count(cls_scores: Sequence[Tensor],
         tau (float): Temperature.
 
     Returns:
-        Tensor: Scalar, detached, at least 1.
+        Tensor: Scalar, detached, at least 1; float32 (a half-precision
+        sum over 10^5 priors would lose its digits under AMP).
     """
-    total = cls_scores[0].new_zeros(())
+    total = cls_scores[0].new_zeros((), dtype=torch.float32)
     for score, mask in zip(cls_scores, valid):
         view = level_view(score.detach(), num_classes)
-        top = (view / tau).sigmoid().amax(dim=2)
+        top = (view.float() / tau).sigmoid().amax(dim=2)
         total = total + (top * mask_view(mask, view.shape)).sum()
     return total.clamp(min=1)
 
@@ -220,7 +222,8 @@ def det_dml_kl(cls_scores_s: Sequence[Tensor],
         tau (float): Temperature.
 
     Returns:
-        Tensor: Scalar loss.
+        Tensor: Scalar loss, float32 (under AMP too: the prior count of a
+        level exceeds half precision's range).
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f'det_dml_kl: activation must be one of '
@@ -230,8 +233,8 @@ def det_dml_kl(cls_scores_s: Sequence[Tensor],
             f'det_dml_kl: {len(cls_scores_s)} learner levels against '
             f'{len(cls_scores_t)} target levels.')
     kl_of = binary_kl if activation == 'sigmoid' else softmax_kl
-    total = cls_scores_s[0].new_zeros(())
-    count = cls_scores_s[0].new_zeros(())
+    total = cls_scores_s[0].new_zeros((), dtype=torch.float32)
+    count = cls_scores_s[0].new_zeros((), dtype=torch.float32)
     for score_s, score_t, mask in zip(cls_scores_s, cls_scores_t, valid):
         view_s = level_view(score_s, num_classes)
         view_t = level_view(score_t, num_classes)
@@ -240,7 +243,7 @@ def det_dml_kl(cls_scores_s: Sequence[Tensor],
                 f'det_dml_kl: learner level {tuple(score_s.shape)} against '
                 f'target level {tuple(score_t.shape)}; the prior layouts '
                 'differ.')
-        grid = mask_view(mask, view_s.shape).to(score_s.dtype)
+        grid = mask_view(mask, view_s.shape).float()
         total = total + (kl_of(view_s, view_t, tau, dim=2) * grid).sum()
         count = count + grid.sum()
     if activation == 'sigmoid':
@@ -494,11 +497,13 @@ def det_feature_mse(feats_s: Sequence[Tensor], feats_t: Sequence[Tensor],
         inside (list[Tensor]): ``(N, 1, H, W)`` masks per level.
 
     Returns:
-        Tensor: Scalar loss.
+        Tensor: Scalar loss, float32 (under AMP a half-precision sum of
+        a level's 10^6 squares overflows).
     """
-    total = feats_s[0].new_zeros(())
+    total = feats_s[0].new_zeros((), dtype=torch.float32)
     for feat_s, feat_t, mask in zip(feats_s, feats_t, inside):
-        squared = (feat_s - feat_t.detach())**2 * mask
+        mask = mask.float()
+        squared = (feat_s.float() - feat_t.detach().float())**2 * mask
         total = total + squared.sum() / (mask.sum() * feat_s.shape[1]).clamp(
             min=1)
     return total / len(feats_s)
