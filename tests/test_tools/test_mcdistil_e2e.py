@@ -10,6 +10,7 @@ import json
 import os
 import os.path as osp
 import pickle
+import subprocess
 
 import mmpretrain
 import mmseg
@@ -364,20 +365,8 @@ def test_segmentation_two_processes(tmp_path):
     losses = [row['student.loss'] for row in logged]
     assert sum(losses[-2:]) < sum(losses[:2]), losses
     assert 0 < logged[0]['mcdistil.alpha.student'] < 5
-    # Resumed after one meta step (half a pass of the meta set), the run
-    # reaches the uninterrupted weights, C-Net and meta-step count.
-    last = f'iter_{SEG_ITERS}.pth'
-    part_dir = str(tmp_path / 'part')
-    dist_train(cfg, part_dir,
-               args=['--resume', osp.join(work_dir, f'iter_{SEG_MIDDLE}.pth')])
-    full, part = (load_checkpoint_safely(osp.join(d, last))
-                  for d in (work_dir, part_dir))
-    assert int(full['state_dict']['meta_steps']) == SEG_ITERS // 2
-    assert full['state_dict'].keys() == part['state_dict'].keys()
-    for key, value in full['state_dict'].items():
-        difference = value.double() - part['state_dict'][key].double()
-        assert float(difference.abs().max()) <= 1e-6, key
-    # The export is a plain mmseg model that mmseg's own test tool runs.
+    # The export is a plain mmseg model that mmseg's own test tool runs
+    # (started now, it runs beside the resumed training below).
     export, = glob.glob(osp.join(work_dir, '*', 'student.pth'))
     assert not any(
         k.startswith('cnet') for k in load_checkpoint_safely(export)
@@ -393,9 +382,30 @@ def test_segmentation_two_processes(tmp_path):
     test_cfg = write_config(tmp_path / 'plain_seg.py', plain_cfg,
                             MMSEG_TEST.format(root=root))
     tool = osp.join(osp.dirname(mmseg.__file__), '.mim/tools/test.py')
-    proc = run_tool([
-        python(), tool, test_cfg, export, '--work-dir',
-        str(tmp_path / 'test')
-    ])
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    assert 'mIoU' in proc.stdout + proc.stderr
+    test = subprocess.Popen(
+        [python(), tool, test_cfg, export, '--work-dir',
+         str(tmp_path / 'test')],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True)
+    try:
+        # Resumed after one meta step (half a pass of the meta set), the run
+        # reaches the uninterrupted weights, C-Net and meta-step count.
+        last = f'iter_{SEG_ITERS}.pth'
+        part_dir = str(tmp_path / 'part')
+        middle = osp.join(work_dir, f'iter_{SEG_MIDDLE}.pth')
+        dist_train(cfg, part_dir, args=['--resume', middle])
+        full, part = (load_checkpoint_safely(osp.join(d, last))
+                      for d in (work_dir, part_dir))
+        assert int(full['state_dict']['meta_steps']) == SEG_ITERS // 2
+        assert full['state_dict'].keys() == part['state_dict'].keys()
+        for key, value in full['state_dict'].items():
+            difference = value.double() - part['state_dict'][key].double()
+            assert float(difference.abs().max()) <= 1e-6, key
+        out, err = test.communicate(timeout=900)
+    finally:
+        if test.poll() is None:  # a failure above: no stray process
+            test.kill()
+    assert test.returncode == 0, err[-5000:]
+    assert 'mIoU' in out + err
