@@ -1,11 +1,13 @@
 """Two-process DML of two RetinaNets on tiny COCO, as users launch it:
 both networks validated, ranks identical, the exported student a plain
-mmdet checkpoint that mmdet's own tools/test.py evaluates."""
+mmdet checkpoint that mmdet's own tools/test.py evaluates; 2-process DML
+and SwitOKD (with resume) of two Faster R-CNNs."""
 import os
 import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from mmokd.utils import load_checkpoint_safely
 from tests.conftest import REPO, dist_train, python, run_tool
@@ -120,6 +122,35 @@ def test_exported_student_is_a_plain_mmdet_checkpoint(det_run, tiny_coco):
     ])
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert 'coco/bbox_mAP: ' in proc.stdout + proc.stderr
+
+
+def test_dml_faster_rcnn_two_processes_agree(tmp_path, tiny_coco):
+    """DML of two Faster R-CNNs with the shipped config's terms (the RPN's
+    dense KL and the RoI cross-evaluation, configs/dml), 2 processes:
+    both terms of both networks are logged and the ranks end with the
+    same weights (each rank's samplers draw from its own random state;
+    the RoI term pools one rank's RoIs from the other network's maps)."""
+    cfg_path, tiny = TINY_DETECTORS['faster-rcnn']
+    root = tiny_coco + '/'
+    body = TINY_RUN_BODY.format(
+        tiny=dict(tiny, **{'model.test_cfg.rcnn.score_thr': 0.0}),
+        r18=cfg_path, root=root,
+        ann=root + 'annotations/instances_val2017.json', iters=ITERS)
+    distiller = Config.fromfile(
+        osp.join(REPO, 'configs/dml/faster-rcnn_r101_r50_coco.py')
+    ).model.distiller.to_dict()
+    body += (f"model['peers']['student']['cfg_path'] = {cfg_path!r}\n"
+             "model['logits'] = dict(type='mmokd.DenseHead', "
+             "source='rpn_head')\n"
+             f"model['distiller'] = {distiller!r}\n")
+    cfg = write_config(tmp_path / 'dml.py', osp.abspath(DEMO), body)
+    work_dir = str(tmp_path / 'work')
+    log = dist_train(cfg, work_dir).log
+    for peer in ('student', 'teacher'):
+        for term in ('loss_dml_rpn', 'loss_dml_roi'):
+            assert f'{peer}.{term}: ' in log, (peer, term)
+    assert 'teacher.coco/bbox_mAP: ' in log
+    assert_ranks_agree(work_dir)
 
 
 def test_switokd_faster_rcnn_ranks_agree_and_resumes(tmp_path, tiny_coco):
