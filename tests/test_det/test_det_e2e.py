@@ -124,25 +124,32 @@ def test_exported_student_is_a_plain_mmdet_checkpoint(det_run, tiny_coco):
     assert 'coco/bbox_mAP: ' in proc.stdout + proc.stderr
 
 
-def test_dml_faster_rcnn_two_processes_agree(tmp_path, tiny_coco):
-    """DML of two Faster R-CNNs with the shipped config's terms (the RPN's
-    dense KL and the RoI cross-evaluation, configs/dml), 2 processes:
-    both terms of both networks are logged and the ranks end with the
-    same weights (each rank's samplers draw from its own random state;
-    the RoI term pools one rank's RoIs from the other network's maps)."""
+def faster_rcnn_run_body(tiny_coco):
+    """Config lines of a 2-process run of the demo config with two tiny
+    Faster R-CNNs (every RoI kept at test time, so both are scored), the
+    dense terms on the RPN."""
     cfg_path, tiny = TINY_DETECTORS['faster-rcnn']
     root = tiny_coco + '/'
     body = TINY_RUN_BODY.format(
         tiny=dict(tiny, **{'model.test_cfg.rcnn.score_thr': 0.0}),
         r18=cfg_path, root=root,
         ann=root + 'annotations/instances_val2017.json', iters=ITERS)
+    return body + (f"model['peers']['student']['cfg_path'] = {cfg_path!r}\n"
+                   "model['logits'] = dict(type='mmokd.DenseHead', "
+                   "source='rpn_head')\n")
+
+
+def test_dml_faster_rcnn_two_processes_agree(tmp_path, tiny_coco):
+    """DML of two Faster R-CNNs with the shipped config's terms (the RPN's
+    dense KL and the RoI cross-evaluation, configs/dml), 2 processes:
+    both terms of both networks are logged and the ranks end with the
+    same weights (each rank's samplers draw from its own random state;
+    the RoI term pools one rank's RoIs from the other network's maps)."""
     distiller = Config.fromfile(
         osp.join(REPO, 'configs/dml/faster-rcnn_r101_r50_coco.py')
     ).model.distiller.to_dict()
-    body += (f"model['peers']['student']['cfg_path'] = {cfg_path!r}\n"
-             "model['logits'] = dict(type='mmokd.DenseHead', "
-             "source='rpn_head')\n"
-             f"model['distiller'] = {distiller!r}\n")
+    body = faster_rcnn_run_body(tiny_coco) + \
+        f"model['distiller'] = {distiller!r}\n"
     cfg = write_config(tmp_path / 'dml.py', osp.abspath(DEMO), body)
     work_dir = str(tmp_path / 'work')
     log = dist_train(cfg, work_dir).log
@@ -161,16 +168,8 @@ def test_switokd_faster_rcnn_ranks_agree_and_resumes(tmp_path, tiny_coco):
     the iteration, every rank's random state (so the samplers draw as in
     the uninterrupted run and the weights end equal), the optimizer state
     and the metadata."""
-    cfg_path, tiny = TINY_DETECTORS['faster-rcnn']
-    root = tiny_coco + '/'
-    body = TINY_RUN_BODY.format(
-        tiny=dict(tiny, **{'model.test_cfg.rcnn.score_thr': 0.0}),
-        r18=cfg_path, root=root,
-        ann=root + 'annotations/instances_val2017.json', iters=ITERS)
-    body += (f"model.update(type='SwitOKD', teacher='teacher')\n"
-             f"model['peers']['student']['cfg_path'] = {cfg_path!r}\n"
-             "model['logits'] = dict(type='mmokd.DenseHead', "
-             "source='rpn_head')\n")
+    body = faster_rcnn_run_body(tiny_coco) + \
+        "model.update(type='SwitOKD', teacher='teacher')\n"
     cfg = write_config(tmp_path / 'switokd.py', osp.abspath(DEMO), body)
     work_dir = str(tmp_path / 'work')
     log = dist_train(cfg, work_dir,
