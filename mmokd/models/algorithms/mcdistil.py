@@ -498,35 +498,40 @@ class MCDistil(OnlineDistill):
             alpha, beta = alpha.detach(), beta.detach()
         loss = sum(
             mcdistil_weighted_losses(ce, kl, alpha, beta, valid, self.tau))
+        # Second order differentiates this gradient again below, after the
+        # held-out graph is gone: the forward's graph is kept for it.
         grads = torch.autograd.grad(
             loss, [params[n] for n in trained],
-            create_graph=second_order,
+            retain_graph=second_order,
             allow_unused=True)
         stepped = self._lookahead(optimizer, groups, trained, params,
                                   dict(zip(trained, grads)))
-        del grads, loss  # the stepped parameters' graph keeps what it needs
+        del grads
+        v, rates, val_loss = self._held_out_gradient(
+            name, params, stepped, groups, optimizer, meta_inputs,
+            meta_labels)
+        del stepped
         if second_order:
-            val_loss = self._held_out_loss(name, dict(params, **stepped),
-                                           meta_inputs, meta_labels)
-            del stepped  # freed with the held-out graph, layer by layer
-            grad, = torch.autograd.grad(val_loss, leaf)
-            return grad, val_loss.detach()
+            return self._second_order(leaf, loss, params, v, rates), val_loss
         return self._finite_difference(index, leaf, inputs, labels,
-                                       teacher_logits, meta_inputs,
-                                       meta_labels, optimizer, groups,
-                                       params, stepped, valid)
+                                       teacher_logits, params, v, rates,
+                                       valid), val_loss
 
-    def _finite_difference(
-            self, index: int, leaf: Tensor, inputs: Tensor, labels: Tensor,
-            teacher_logits: Tensor, meta_inputs: Tensor, meta_labels: Tensor,
-            optimizer: torch.optim.Optimizer, groups: Dict[str, dict],
-            params: Dict[str, Tensor], stepped: Dict[str, Tensor],
-            valid: Tensor) -> Tuple[Tensor, Tensor]:
-        """``'finite_difference'``: the closed form with directional
-        derivatives from two forwards at ``theta +- eps u``, where ``u`` is
-        ``v = grad_theta' L_val`` scaled by each parameter's effective lr
-        relative to the largest."""
-        name = self.students[index]
+    def _held_out_gradient(
+        self, name: str, params: Dict[str, Tensor],
+        stepped: Dict[str, Tensor], groups: Dict[str, dict],
+        optimizer: torch.optim.Optimizer, meta_inputs: Tensor,
+        meta_labels: Tensor
+    ) -> Tuple[Dict[str, Tensor], Dict[str, float], Tensor]:
+        """``v = grad_theta' L_val`` at the look-ahead (a graph of its own,
+        freed on return) and each moved parameter's effective lr: the
+        look-ahead is ``theta' = theta - rate * grad_theta L_i + c``, with
+        ``c`` independent of ``w``.
+
+        Returns:
+            tuple[dict, dict, Tensor]: ``v`` and the rates by parameter
+            name, and the held-out loss (detached).
+        """
         moved = {
             n: p.detach().requires_grad_()
             for n, p in stepped.items() if p is not params[n]
@@ -540,12 +545,48 @@ class MCDistil(OnlineDistill):
                              is not None)
             for n in moved
         }
+        return v, rates, val_loss.detach()
+
+    @staticmethod
+    def _second_order(leaf: Tensor, loss: Tensor, params: Dict[str, Tensor],
+                      v: Dict[str, Tensor], rates: Dict[str, float]) -> Tensor:
+        """``'second_order'``: ``dL_val/dw = sum_n <v_n, d theta'_n / dw>
+        = -d/dw sum_n rate_n <v_n, grad_theta_n L_i>``, the double backward
+        of the look-ahead's gradient along ``v``.
+
+        Memory: the held-out graph was freed with ``v``; ``v`` is consumed
+        (scaled in place and then held by the products' graph only), so
+        the double backward frees each parameter's cotangent once it has
+        gone through that parameter's layer, as when differentiating
+        through the look-ahead.
+        """
+        names = list(v)
+        if not names:
+            return torch.zeros_like(leaf)
+        grads = torch.autograd.grad(loss, [params[n] for n in names],
+                                    create_graph=True)
+        along = sum(
+            torch.dot(g.reshape(-1),
+                      v.pop(n).mul_(-rates[n]).reshape(-1))
+            for n, g in zip(names, grads))
+        del grads
+        grad, = torch.autograd.grad(along, leaf)
+        return grad
+
+    def _finite_difference(self, index: int, leaf: Tensor, inputs: Tensor,
+                           labels: Tensor, teacher_logits: Tensor,
+                           params: Dict[str, Tensor], v: Dict[str, Tensor],
+                           rates: Dict[str, float], valid: Tensor) -> Tensor:
+        """``'finite_difference'``: the closed form with directional
+        derivatives from two forwards at ``theta +- eps u``, where ``u`` is
+        ``v`` scaled by each parameter's rate relative to the largest."""
+        name = self.students[index]
         top = max(rates.values(), default=0.0)
-        direction = {n: v[n] * (rates[n] / top) for n in moved} if top else {}
+        direction = {n: v[n] * (rates[n] / top) for n in v} if top else {}
         norm = math.sqrt(
             sum(float(d.pow(2).sum()) for d in direction.values()))
         if norm == 0:
-            return torch.zeros_like(leaf), val_loss.detach()
+            return torch.zeros_like(leaf)
         eps = self.fd_eps / norm
         items = []
         with torch.no_grad():
@@ -569,7 +610,7 @@ class MCDistil(OnlineDistill):
                                           valid, 1.0)
         count = valid.sum().clamp(min=1)
         grad, = torch.autograd.grad(sum(pulled) * count, leaf)
-        return grad, val_loss.detach()
+        return grad
 
     @staticmethod
     def _buffer(optimizer: torch.optim.Optimizer,
@@ -628,9 +669,14 @@ class MCDistil(OnlineDistill):
         tensors.update(
             {n: b.clone()
              for n, b in student.named_buffers()})
-        with unwrap(self.distiller).recording(name):
+        distiller = unwrap(self.distiller)
+        with distiller.recording(name):
             functional_call(student, tensors, (inputs, ), dict(mode='tensor'))
-        return self.record_logits(name, LOGITS)
+        logits = self.record_logits(name, LOGITS)
+        # The records would keep this call's graph, and with it the
+        # look-ahead's leaves, alive until the student's next forward.
+        distiller.forget(name)
+        return logits
 
     def _held_out_loss(self, name: str, params: Dict[str, Tensor],
                        inputs: Tensor, labels: Tensor) -> Tensor:

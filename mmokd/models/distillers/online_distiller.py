@@ -316,6 +316,18 @@ class OnlineDistiller(BaseModule):
         with manager:
             yield
 
+    def forget(self, peer: str) -> None:
+        """Drops ``peer``'s recorded results, and with them the autograd
+        graph they keep alive (e.g. a look-ahead's leaves).
+
+        Args:
+            peer (str): Peer name.
+        """
+        manager = self.recorders.get(peer)
+        if manager is not None:
+            for recorder in manager.recorders.values():
+                recorder.reset_data_buffer()
+
     def fetch(self, source: Any, data_samples: List[Any],
               cache: Dict[Any, Any]) -> Any:
         """Returns the tensor (or list) a mapping source points to.

@@ -6,11 +6,16 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper, OptimWrapperDict
+from torch.func import functional_call
 
 from mmokd.engine.hooks import MCDistilMetaHook
 from mmokd.models.backbones import CIFARBasicResNet
+from mmokd.models.losses.functional import (mcdistil_item_losses,
+                                            mcdistil_weighted_losses,
+                                            sgd_lookahead)
 from mmokd.models.mcdistil import MCDistilCNet
 from mmokd.models.utils import config_field
 from mmokd.registry import MODELS
@@ -257,6 +262,68 @@ def test_zero_lr_gives_a_zero_cnet_gradient(hypergrad):
         grad, loss = model.weight_gradient(index, *args,
                                            wrappers[name].optimizer)
         assert torch.count_nonzero(grad) == 0 and loss > 0
+
+
+def through_the_lookahead(model, index, optimizer, leaf, inputs, labels,
+                          teacher, meta_in, meta_labels):
+    """dL_val/dw by the definition: autograd through the look-ahead SGD
+    step built with ``create_graph=True`` (the reference's ``meta.py``
+    route), independent of the closed form the model uses."""
+    student = model.peer(model.students[index])
+    params = dict(student.named_parameters())
+
+    def logits(tensors, x):
+        tensors = dict(tensors)
+        tensors.update(
+            {n: b.clone()
+             for n, b in student.named_buffers()})
+        return functional_call(student, tensors, (x, ), dict(mode='tensor'))
+
+    ce, kl, valid = mcdistil_item_losses(
+        logits(params, inputs), teacher, labels, model.tau)
+    loss = sum(
+        mcdistil_weighted_losses(ce, kl, leaf[:, 2 * index],
+                                 leaf[:, 2 * index + 1], valid, model.tau))
+    stepped = dict(params)
+    for group in optimizer.param_groups:
+        names = [n for n, p in params.items()
+                 if any(p is q for q in group['params'])]
+        grads = torch.autograd.grad(loss, [params[n] for n in names],
+                                    create_graph=True, retain_graph=True)
+        buffers = [
+            optimizer.state[params[n]].get('momentum_buffer') for n in names
+        ]
+        stepped.update(
+            zip(names,
+                sgd_lookahead([params[n] for n in names], grads, buffers,
+                              group['lr'], group['momentum'],
+                              group['dampening'], group['weight_decay'],
+                              group['nesterov'])))
+    val = F.cross_entropy(logits(stepped, meta_in), meta_labels)
+    grad, = torch.autograd.grad(val, leaf)
+    return grad, val.detach()
+
+
+@pytest.mark.parametrize('nesterov', [False, True])
+def test_second_order_equals_autograd_through_the_lookahead(nesterov):
+    model = build()
+    wrappers = optim(model, lr=0.05)
+    run(model, wrappers, 1)  # momentum buffers, two groups
+    model.double()
+    for name in model.students:
+        for group in wrappers[name].optimizer.param_groups:
+            group['nesterov'] = nesterov
+        for state in wrappers[name].optimizer.state.values():
+            state['momentum_buffer'] = state['momentum_buffer'].double()
+    args = meta_inputs(model, torch.float64)
+    for index, name in enumerate(model.students):
+        optimizer = wrappers[name].optimizer
+        grad, loss = model.weight_gradient(index, *args, optimizer)
+        expected, expected_loss = through_the_lookahead(
+            model, index, optimizer, *args)
+        assert float(expected.abs().max()) > 1e-4
+        torch.testing.assert_close(grad, expected, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(loss, expected_loss, rtol=1e-12, atol=0)
 
 
 def test_finite_difference_matches_second_order():
