@@ -6,12 +6,17 @@ as the dynamic teacher (DT); grouped / depthwise convolutions have ``r``
 times the groups in the DT, read ``P[:O]`` without a factor as the student
 and compute ``conv(r x, P) / r`` as the DT so that the ``1/r``-scaled DT
 activation stays exact. Strides, paddings and dilations are unchanged.
+The DT's dense convolutions with few output positions run as one GEMM
+(:mod:`.gemm_conv`).
 """
 from typing import List, Optional, Tuple, Union
+from weakref import WeakKeyDictionary
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .gemm_conv import gemm_conv2d, is_weight_bound
 from .layout import Layout, tile
 from .multi_branch_conv import (MultiBranchConv2d, merge_backward,
                                 merge_branch_kernels, merge_kernels)
@@ -41,12 +46,19 @@ class GPDConv2d(GPDWeightedOp):
 
     def conv(self, x: Tensor, weight: Tensor,
              bias: Optional[Tensor]) -> Tensor:
-        """Convolves ``x`` with the mode's weight, groups and scaling."""
+        """Convolves ``x`` with the mode's weight, groups and scaling;
+        the DT's dense weight-bound convolutions as one GEMM
+        (:mod:`.gemm_conv`)."""
         if self.grouped and not self.is_student:
             out = F.conv2d(x * self.ratio, weight, bias, self.stride,
                            self.padding, self.dilation,
                            self.groups * self.ratio)
             return out / self.ratio
+        if not self.is_student and not self.grouped and is_weight_bound(
+                x, self.kernel_size, self.stride, self.padding,
+                self.dilation):
+            return gemm_conv2d(x, weight, bias, self.stride, self.padding,
+                               self.dilation)
         return F.conv2d(x, weight, bias, self.stride, self.padding,
                         self.dilation, self.groups)
 
@@ -54,6 +66,13 @@ class GPDConv2d(GPDWeightedOp):
         """Runs the student's or the DT's convolution (see the mode)."""
         bias = None if self.bias is None else self.view(self.bias)
         return self.conv(x, self.current_weight(), bias)
+
+
+#: The merged DT kernel of each :class:`GPDMultiBranchConv2d` in training,
+#: reused from step to step; kept outside the module's state, so it is
+#: not saved, copied (EMA) or moved with the module.
+_MERGED_KERNELS: 'WeakKeyDictionary[GPDMultiBranchConv2d, Tensor]' = \
+    WeakKeyDictionary()
 
 
 class GPDMultiBranchConv2d(GPDConv2d):
@@ -98,8 +117,24 @@ class GPDMultiBranchConv2d(GPDConv2d):
 
     def full_weight(self) -> Tensor:
         """The merged kernel of the whole store (the DT's kernel, of which
-        the student's is the view), without autograd."""
-        return merge_kernels(*self.cached_parameters())
+        the student's is the view), without autograd.
+
+        Written into a kernel-sized buffer kept from step to step
+        (:data:`_MERGED_KERNELS`): a new kernel per step page-faults in
+        every step where it is above glibc's 32 MiB ceiling for reusing
+        freed memory (a DT layer-4 kernel of ResNet-18 is 37.7 MB), about
+        40 % of the merge's time on one CPU thread. Writing the buffer
+        bumps its version counter, so a graph still holding the previous
+        step's kernel fails at its backward instead of using new values.
+        """
+        weight = self.weight
+        buffer = _MERGED_KERNELS.get(self)
+        if buffer is None or (buffer.shape, buffer.dtype, buffer.device) != (
+                weight.shape, weight.dtype, weight.device):
+            buffer = torch.empty(
+                weight.shape, dtype=weight.dtype, device=weight.device)
+            _MERGED_KERNELS[self] = buffer
+        return merge_kernels(*self.cached_parameters(), out=buffer)
 
     def full_weight_backward(self, grad: Tensor,
                              needs: Tuple[bool, ...]) -> Tuple[Tensor, ...]:

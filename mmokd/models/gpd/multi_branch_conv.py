@@ -42,8 +42,11 @@ from torch.autograd.function import once_differentiable
 BRANCH_INITS = {'pretrained': (1.0, 0.0, 0.0), 'scratch': (0.25, 0.5, 0.25)}
 
 
-def merge_kernels(weight: Tensor, weight_1x1: Tensor, weight_avg: Tensor,
-                  branch_scale: Tensor) -> Tensor:
+def merge_kernels(weight: Tensor,
+                  weight_1x1: Tensor,
+                  weight_avg: Tensor,
+                  branch_scale: Tensor,
+                  out: Optional[Tensor] = None) -> Tensor:
     """:func:`merge_branch_kernels` without autograd (one pass over the
     ``[O, I, 3, 3]`` kernel).
 
@@ -53,12 +56,15 @@ def merge_kernels(weight: Tensor, weight_1x1: Tensor, weight_avg: Tensor,
         weight_avg (Tensor): ``[O, I, 1, 1]`` kernel of the
             1x1-then-average branch.
         branch_scale (Tensor): ``[3, O]`` per-channel branch scales.
+        out (Tensor, optional): A contiguous ``[O, I, 3, 3]`` tensor to
+            write the kernel into; a new one by default.
 
     Returns:
-        Tensor: ``[O, I, 3, 3]``.
+        Tensor: ``[O, I, 3, 3]`` (``out`` when given).
     """
     scale = branch_scale.view(3, -1, 1, 1, 1)
-    kernel = torch.addcmul(scale[2] * weight_avg / 9, scale[0], weight)
+    kernel = torch.addcmul(
+        scale[2] * weight_avg / 9, scale[0], weight, out=out)
     kernel[:, :, 1:2, 1:2] += scale[1] * weight_1x1
     return kernel
 

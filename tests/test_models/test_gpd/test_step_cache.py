@@ -11,6 +11,7 @@ from torch import nn
 from mmokd.models.gpd import (GPDMultiBranchConv2d, MultiBranchConv2d,
                               gpd_mode, set_step_weight_caching,
                               step_weight_cache)
+from mmokd.models.gpd.conv import _MERGED_KERNELS
 from mmokd.models.gpd.layout import widened
 from mmokd.models.gpd.step_cache import StepCachedMixin
 from mmokd.registry import MODELS
@@ -69,6 +70,61 @@ def test_gradients_equal_one_merge_per_forward(branch_gpd):
     ]
     assert len(ops) > len(convs)  # plain convs and the classifier too
     assert all(op._step_entry is None for op in ops)
+
+
+def _two_steps(model, cached):
+    set_step_weight_caching(model.store, cached)
+    optimizer = RecordingSGD(model.parameters(), lr=0.1, momentum=0.9)
+    wrapper = OptimWrapper(optimizer, clip_grad=dict(max_norm=5))
+    grads, kernels = [], []
+    for seed in (0, 1):
+        model.train_step(batch(seed=seed), wrapper)
+        grads.append(optimizer.grads)
+        kernels.append({
+            name: _MERGED_KERNELS[m].data_ptr()
+            for name, m in model.store.named_modules() if m in _MERGED_KERNELS
+        })
+    return grads, kernels, model.state_dict()
+
+
+def test_merged_kernels_kept_between_steps(branch_gpd):
+    """The merged kernels are written into the same buffers every step
+    (not saved or copied with the model) and two steps give the gradients
+    and weights of two steps with one merge per forward."""
+    before, no_kernels, state_before = _two_steps(
+        copy.deepcopy(branch_gpd), False)
+    assert no_kernels == [{}, {}]
+    cached = copy.deepcopy(branch_gpd)
+    after, kernels, state_after = _two_steps(cached, True)
+    assert len(kernels[0]) == len([
+        m for m in branch_gpd.store.modules()
+        if isinstance(m, GPDMultiBranchConv2d)
+    ])
+    assert kernels[0] == kernels[1]
+    for step_before, step_after in zip(before, after):
+        for grad_before, grad_after in zip(step_before, step_after):
+            torch.testing.assert_close(
+                grad_after, grad_before, rtol=0, atol=1e-6)
+    for name, value in state_before.items():
+        torch.testing.assert_close(
+            state_after[name], value, rtol=0, atol=1e-6, msg=name)
+    copied = copy.deepcopy(cached)
+    assert not any(m in _MERGED_KERNELS for m in copied.modules())
+
+
+def test_a_graph_of_the_previous_kernel_is_refused():
+    """Overwriting the kept kernel is an in-place write autograd sees: a
+    graph of the previous step's kernel fails at its backward."""
+    op = _branch_op()
+    x = torch.randn(1, 8, 5, 5, requires_grad=True)
+    for step in range(2):
+        with step_weight_cache(op):
+            with gpd_mode(op, 'dynamic_teacher'):
+                loss = op(x).sum()
+        if step == 0:
+            stale = loss
+    with pytest.raises(RuntimeError, match='modified by an inplace'):
+        stale.backward()
 
 
 def test_one_merge_per_step_and_nothing_kept(branch_gpd, monkeypatch):
