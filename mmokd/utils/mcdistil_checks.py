@@ -6,7 +6,8 @@ from mmengine.config import Config
 
 #: C-Net width of the final map when ``model.cnet.planes`` is not set.
 DEFAULT_CNET_CHANNELS = 64
-HYPERGRADS = ('second_order', 'finite_difference')
+#: The ways ``mmokd.MCDistil`` computes its hypergradient.
+HYPERGRADS = ('forward_mode', 'second_order', 'finite_difference')
 MIX_AUGMENTS = ('Mixup', 'CutMix')
 
 

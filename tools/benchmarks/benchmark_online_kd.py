@@ -66,6 +66,7 @@ import mmokd  # noqa: F401
 from mmokd.engine import PeerOptimWrapperConstructor
 from mmokd.models.builders import ExternalModel
 from mmokd.registry import MODELS
+from mmokd.utils.mcdistil_checks import HYPERGRADS
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import det_variants  # noqa: E402
@@ -220,8 +221,8 @@ def peer_sgd(model, amp: bool = False) -> OptimWrapperDict:
 
 def mcdistil_step(args, peers: dict, meta: bool) -> Callable[[dict], None]:
     """A train step of MC-Distil over ``peers`` (the teacher frozen; the
-    hypergradient of the shipped configs of the task), with a meta step
-    on every call when ``meta``."""
+    hypergradient of ``--mcdistil-hypergrad``, by default the shipped
+    configs' of the task), with a meta step on every call when ``meta``."""
     seg = args.task == 'seg'
     model = MODELS.build(
         dict(
@@ -229,7 +230,8 @@ def mcdistil_step(args, peers: dict, meta: bool) -> Callable[[dict], None]:
             peers=peers,
             logits=logits_module(args),
             cnet=dict(type='mmokd.MCDistilCNet', num_students=1, dense=seg),
-            hypergrad='finite_difference' if seg else 'second_order',
+            hypergrad=args.mcdistil_hypergrad or
+            ('finite_difference' if seg else 'forward_mode'),
             hard_loss_keys=('decode.loss_ce', ) if seg else
             ('loss_task', ))).to(args.device)
     wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic') \
@@ -487,6 +489,12 @@ def check_variants(args, parser) -> Dict[str, str]:
 def main() -> None:
     parser = measurement.benchmark_parser(__doc__.splitlines()[0], VARIANTS,
                                           'seg', None, tuple(SIZES))
+    parser.add_argument(
+        '--mcdistil-hypergrad',
+        choices=list(HYPERGRADS),
+        help='model.hypergrad of the MC-Distil variants (default: the '
+        "shipped configs': forward mode for cls, finite differences for "
+        'seg)')
     parser.add_argument(
         '--pair',
         choices=list(det_variants.PAIRS),

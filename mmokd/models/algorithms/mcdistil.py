@@ -4,6 +4,7 @@ import math
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
 from mmengine.dist import all_reduce
 from mmengine.optim import OptimWrapper, OptimWrapperDict
@@ -11,6 +12,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from mmokd.registry import MODELS
+from mmokd.utils.mcdistil_checks import HYPERGRADS
 from ..losses.functional import (lookahead_weight_grads, mcdistil_item_losses,
                                  mcdistil_weighted_losses, resize_labels,
                                  sgd_lookahead)
@@ -25,7 +27,6 @@ from .online_distill import OnlineDistill
 WEIGHTS = 'mcdistil_weights'
 #: The two C-Net-weighted terms each student owns.
 MC_CE, MC_KD = 'loss_mc_ce', 'loss_mc_kd'
-HYPERGRADS = ('second_order', 'finite_difference')
 
 
 def _effective_lr(group: dict, has_buffer: bool) -> float:
@@ -98,15 +99,26 @@ class MCDistil(OnlineDistill):
     student-to-student term. Then ``w`` is recomputed with the new ``phi``
     (no gradient) and every student steps on its ``L_i``.
 
-    ``hypergrad`` chooses how ``dL_meta/dw`` is computed:
-    ``'second_order'`` (the reference) differentiates through the
-    look-ahead (double backward); ``'finite_difference'`` uses the closed
-    form ``dL_meta/d alpha_i[b] = -(lr/N) <v, grad_theta ce_i[b]>``,
-    ``v = grad_theta' L_val``, with the directional derivative of every
-    item's loss from two forwards at ``theta +- eps v``
-    (``eps = fd_eps / |v|``): no double backward, so SyncBN and mmcv ops
-    work (the segmentation default). Both use each parameter group's lr,
-    momentum, dampening, nesterov and weight decay.
+    ``hypergrad`` chooses how ``dL_meta/dw`` is computed. Every mode
+    starts from ``v = grad_theta' L_val`` at the look-ahead and uses that
+    the look-ahead is ``theta' = theta - r * grad_theta L_i + c`` per
+    parameter (``r`` the group's lr times its momentum factor, ``c``
+    independent of ``w``), so ``dL_meta/dw = -sum_n r_n <v_n,
+    d grad_theta_n L_i / dw>``, that is, per item::
+
+        dL_meta/d alpha_i[b] = -(1/N) <r v, grad_theta ce_i[b]>
+        dL_meta/d beta_i[b]  = -(tau^2/N) <r v, grad_theta kl_i[b]>
+
+    ``'forward_mode'`` (exact; the classification default) takes these
+    directional derivatives of every item's loss from one forward with
+    tangents ``r v`` (forward-mode AD). ``'second_order'`` (exact; the
+    reference's route) differentiates the look-ahead's gradient again
+    along ``-r v`` (double backward): the same derivative, at about twice
+    the memory and FLOPs. ``'finite_difference'`` takes them from two
+    forwards at ``theta +- eps r v / max(r)`` (``eps = fd_eps / |r v| *
+    max(r)``): no second derivative and no forward-mode AD, so SyncBN and
+    mmcv ops work (the segmentation default). All use each parameter
+    group's lr, momentum, dampening, nesterov and weight decay.
 
     The meta step runs in fp32 on the unwrapped students
     (``torch.func.functional_call`` with cloned buffers: the students'
@@ -141,10 +153,10 @@ class MCDistil(OnlineDistill):
         tau (float): Temperature. Defaults to 2.0.
         meta_interval (int): ``L``: the C-Net steps when
             ``(batch_idx + 1) % L == 0``. Defaults to 20.
-        hypergrad (str, optional): ``'second_order'`` or
-            ``'finite_difference'``. Defaults to None: second order for
-            classification (the reference), finite differences for dense
-            tasks (segmentation).
+        hypergrad (str, optional): ``'forward_mode'``,
+            ``'second_order'`` or ``'finite_difference'``. Defaults to
+            None: forward mode for classification, finite differences for
+            dense tasks (segmentation).
         fd_eps (float): Step of the finite difference, relative to
             ``|v|``. Defaults to 0.01.
         hard_loss_keys (Sequence[str]): The students' task-loss terms
@@ -218,7 +230,7 @@ class MCDistil(OnlineDistill):
             **kwargs)
         self.teacher_name = teacher
         dense_default = 'finite_difference' if self.task.is_dense \
-            else 'second_order'
+            else 'forward_mode'
         self.hypergrad = hypergrad or dense_default
         self.ignore_index = self.task.ignored_label(ignore_index)
         with config_field('model.cnet'):
@@ -233,7 +245,7 @@ class MCDistil(OnlineDistill):
                 f'model.cnet.dense must be {self.task.is_dense} for '
                 f'{self.task.name}: one weight per '
                 f'{"pixel" if self.task.is_dense else "image"}.')
-        if self.hypergrad == 'second_order':
+        if self.hypergrad != 'finite_difference':
             self._refuse_sync_bn()
         self.register_buffer('meta_steps', torch.zeros((), dtype=torch.int64))
         self.meta_triggered = False
@@ -245,15 +257,17 @@ class MCDistil(OnlineDistill):
         self._teacher_recorded = False
 
     def _refuse_sync_bn(self) -> None:
-        """Raises if a student has SyncBN, which has no double backward."""
+        """Raises if a student has SyncBN, which has neither a double
+        backward nor forward-mode AD."""
         for name in self.students:
             for module in self.peer(name).modules():
                 if 'SyncBatchNorm' in type(module).__name__:
                     raise ValueError(
-                        f'model.hypergrad: "second_order" differentiates '
-                        f'twice through {name}, whose {type(module).__name__}'
-                        ' cannot be; set model.hypergrad='
-                        '"finite_difference" (or plain BN in the student).')
+                        f'model.hypergrad: "{self.hypergrad}" '
+                        f'differentiates {name} in a way its '
+                        f'{type(module).__name__} cannot be; set '
+                        'model.hypergrad="finite_difference" (or plain BN in '
+                        'the student).')
 
     def set_meta_batches(self, loader: Iterator) -> None:
         """Hands the held-out dataloader to the meta step
@@ -513,9 +527,8 @@ class MCDistil(OnlineDistill):
         del stepped
         if second_order:
             return self._second_order(leaf, loss, params, v, rates), val_loss
-        return self._finite_difference(index, leaf, inputs, labels,
-                                       teacher_logits, params, v, rates,
-                                       valid), val_loss
+        return self._closed_form(index, leaf, inputs, labels, teacher_logits,
+                                 params, v, rates, valid), val_loss
 
     def _held_out_gradient(
         self, name: str, params: Dict[str, Tensor],
@@ -573,33 +586,28 @@ class MCDistil(OnlineDistill):
         grad, = torch.autograd.grad(along, leaf)
         return grad
 
-    def _finite_difference(self, index: int, leaf: Tensor, inputs: Tensor,
-                           labels: Tensor, teacher_logits: Tensor,
-                           params: Dict[str, Tensor], v: Dict[str, Tensor],
-                           rates: Dict[str, float], valid: Tensor) -> Tensor:
-        """``'finite_difference'``: the closed form with directional
-        derivatives from two forwards at ``theta +- eps u``, where ``u`` is
-        ``v`` scaled by each parameter's rate relative to the largest."""
+    def _closed_form(self, index: int, leaf: Tensor, inputs: Tensor,
+                     labels: Tensor, teacher_logits: Tensor,
+                     params: Dict[str, Tensor], v: Dict[str, Tensor],
+                     rates: Dict[str, float], valid: Tensor) -> Tensor:
+        """``'forward_mode'`` and ``'finite_difference'``: the closed form
+        with every item's directional derivative along ``u = v r / max(r)``
+        (``v`` is consumed: scaled in place)."""
         name = self.students[index]
         top = max(rates.values(), default=0.0)
-        direction = {n: v[n] * (rates[n] / top) for n in v} if top else {}
+        direction = {n: v.pop(n).mul_(rates[n] / top)
+                     for n in list(v)} if top else {}
         norm = math.sqrt(
             sum(float(d.pow(2).sum()) for d in direction.values()))
         if norm == 0:
             return torch.zeros_like(leaf)
-        eps = self.fd_eps / norm
-        items = []
-        with torch.no_grad():
-            for sign in (1.0, -1.0):
-                shifted = {
-                    n: params[n] + sign * eps * d for n, d in direction.items()
-                }
-                items.append(
-                    mcdistil_item_losses(
-                        self._logits(name, dict(params, **shifted), inputs),
-                        teacher_logits, labels, self.tau, self.ignore_index))
-        d_ce = (items[0][0] - items[1][0]) / (2 * eps)
-        d_kl = (items[0][1] - items[1][1]) / (2 * eps)
+        if self.hypergrad == 'forward_mode':
+            d_ce, d_kl = self._forward_mode(name, params, direction, inputs,
+                                            labels, teacher_logits)
+        else:
+            d_ce, d_kl = self._finite_difference(name, params, direction,
+                                                 self.fd_eps / norm, inputs,
+                                                 labels, teacher_logits)
         g_alpha, g_beta = lookahead_weight_grads(d_ce, d_kl, top, self.tau,
                                                  float(valid.sum()))
         # sum_b alpha[b] g_alpha[b] + beta[b] g_beta[b] over the valid
@@ -611,6 +619,47 @@ class MCDistil(OnlineDistill):
         count = valid.sum().clamp(min=1)
         grad, = torch.autograd.grad(sum(pulled) * count, leaf)
         return grad
+
+    @torch.no_grad()
+    def _forward_mode(self, name: str, params: Dict[str, Tensor],
+                      direction: Dict[str, Tensor], inputs: Tensor,
+                      labels: Tensor,
+                      teacher_logits: Tensor) -> Tuple[Tensor, Tensor]:
+        """Every item's ``<direction, grad_theta ce>`` and ``<direction,
+        grad_theta kl>``, exactly: one forward of the student with the
+        tangents ``direction`` (forward-mode AD; no graph is kept)."""
+        with fwAD.dual_level():
+            duals = {
+                n: fwAD.make_dual(params[n].detach(), d)
+                for n, d in direction.items()
+            }
+            ce, kl, _ = mcdistil_item_losses(
+                self._logits(name, dict(params, **duals), inputs),
+                teacher_logits, labels, self.tau, self.ignore_index)
+            tangents = [fwAD.unpack_dual(item).tangent for item in (ce, kl)]
+        return tuple(
+            torch.zeros_like(item) if tangent is None else tangent
+            for item, tangent in zip((ce, kl), tangents))
+
+    @torch.no_grad()
+    def _finite_difference(self, name: str, params: Dict[str, Tensor],
+                           direction: Dict[str, Tensor], eps: float,
+                           inputs: Tensor, labels: Tensor,
+                           teacher_logits: Tensor) -> Tuple[Tensor, Tensor]:
+        """Every item's directional derivatives of ce and kl along
+        ``direction``, by central differences from two forwards at
+        ``theta +- eps direction``."""
+        items = []
+        for sign in (1.0, -1.0):
+            shifted = {
+                n: params[n] + sign * eps * d for n, d in direction.items()
+            }
+            items.append(
+                mcdistil_item_losses(
+                    self._logits(name, dict(params, **shifted), inputs),
+                    teacher_logits, labels, self.tau, self.ignore_index))
+        return ((items[0][0] - items[1][0]) / (2 * eps),
+                (items[0][1] - items[1][1]) / (2 * eps))
 
     @staticmethod
     def _buffer(optimizer: torch.optim.Optimizer,

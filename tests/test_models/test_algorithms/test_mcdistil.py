@@ -19,6 +19,7 @@ from mmokd.models.losses.functional import (mcdistil_item_losses,
 from mmokd.models.mcdistil import MCDistilCNet
 from mmokd.models.utils import config_field
 from mmokd.registry import MODELS
+from mmokd.utils.mcdistil_checks import HYPERGRADS
 from tests.conftest import REPO
 from tests.toy_models import batch
 
@@ -135,7 +136,7 @@ def run(model, wrappers, iterations, start=0):
     return logs
 
 
-@pytest.mark.parametrize('hypergrad', ['second_order', 'finite_difference'])
+@pytest.mark.parametrize('hypergrad', HYPERGRADS)
 def test_meta_step_leaves_the_students_bit_identical(hypergrad):
     model = build(hypergrad=hypergrad)
     wrappers = optim(model)
@@ -252,7 +253,7 @@ def meta_inputs(model, dtype=torch.float32):
     return leaf, inputs, labels, teacher, meta_in, meta_labels
 
 
-@pytest.mark.parametrize('hypergrad', ['second_order', 'finite_difference'])
+@pytest.mark.parametrize('hypergrad', HYPERGRADS)
 def test_zero_lr_gives_a_zero_cnet_gradient(hypergrad):
     model = build(hypergrad=hypergrad)
     wrappers = optim(model, lr=0.0)
@@ -305,8 +306,10 @@ def through_the_lookahead(model, index, optimizer, leaf, inputs, labels,
 
 
 @pytest.mark.parametrize('nesterov', [False, True])
-def test_second_order_equals_autograd_through_the_lookahead(nesterov):
-    model = build()
+@pytest.mark.parametrize('hypergrad', ['forward_mode', 'second_order'])
+def test_exact_modes_equal_autograd_through_the_lookahead(
+        hypergrad, nesterov):
+    model = build(hypergrad=hypergrad)
     wrappers = optim(model, lr=0.05)
     run(model, wrappers, 1)  # momentum buffers, two groups
     model.double()
@@ -387,12 +390,13 @@ def test_bad_settings_are_refused_naming_the_field(change, message):
         MODELS.build(mcdistil_config(**change))
 
 
-def test_second_order_refuses_sync_bn():
-    assert MODELS.build(mcdistil_config()).hypergrad == 'second_order'
+def test_exact_modes_refuse_sync_bn():
+    assert MODELS.build(mcdistil_config()).hypergrad == 'forward_mode'
     cfg = mcdistil_config()
     cfg['peers']['s_xxs']['backbone']['norm_cfg'] = dict(type='SyncBN')
-    with pytest.raises(ValueError, match='model.hypergrad'):
-        MODELS.build(cfg)
+    for exact in (None, 'forward_mode', 'second_order'):
+        with pytest.raises(ValueError, match='model.hypergrad'):
+            MODELS.build(dict(cfg, hypergrad=exact))
     MODELS.build(dict(cfg, hypergrad='finite_difference'))
 
 
