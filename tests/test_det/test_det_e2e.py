@@ -1,6 +1,7 @@
 """Two-process DML of two RetinaNets on tiny COCO, as users launch it:
 both networks validated, ranks identical, the exported student a plain
-mmdet checkpoint that mmdet's own tools/test.py evaluates; 2-process DML
+mmdet checkpoint that mmdet's own tools/test.py evaluates, the run resumed
+from the middle ending with the uninterrupted run's weights; 2-process DML
 and SwitOKD (with resume) of two Faster R-CNNs."""
 import os
 import os.path as osp
@@ -57,7 +58,7 @@ test_evaluator = dict(ann_file={ann!r})
 @pytest.fixture(scope='module')
 def det_run(tmp_path_factory, tiny_coco):
     """One 2-process DML run of the demo config with tiny RetinaNet R18s
-    (2 iterations, validation at the end)."""
+    (2 iterations, a checkpoint after each, validation at the end)."""
     tmp_path = tmp_path_factory.mktemp('det')
     root = tiny_coco + '/'
     cfg = write_config(
@@ -66,7 +67,8 @@ def det_run(tmp_path_factory, tiny_coco):
             tiny=TINY_RETINANET, r18=RETINANET_R18, root=root,
             ann=root + 'annotations/instances_val2017.json', iters=ITERS))
     work_dir = str(tmp_path / 'work')
-    return dist_train(cfg, work_dir), cfg, work_dir, tmp_path
+    proc = dist_train(cfg, work_dir, ['default_hooks.checkpoint.interval=1'])
+    return proc, cfg, work_dir, tmp_path
 
 
 def test_both_networks_validated_and_ranks_agree(det_run):
@@ -122,6 +124,31 @@ def test_exported_student_is_a_plain_mmdet_checkpoint(det_run, tiny_coco):
     ])
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert 'coco/bbox_mAP: ' in proc.stdout + proc.stderr
+
+
+def test_resume_reaches_the_uninterrupted_weights(det_run):
+    """The DML run resumed from its iteration-1 checkpoint (mid-epoch: 8
+    images, 2 per rank) restores every rank's random state, so the random
+    flips of iteration 2 repeat, and ends with the uninterrupted run's
+    weights and optimizer state keys (SwitOKD's resume: the Faster R-CNN
+    test below)."""
+    _, cfg, work_dir, tmp_path = det_run
+    middle = osp.join(work_dir, 'iter_1.pth')
+    part_dir = str(tmp_path / 'part')
+    log = dist_train(cfg, part_dir, [
+        'default_hooks.checkpoint.interval=1', 'train_cfg.val_begin=100'
+    ], ['--resume', middle]).log
+    assert 'resumed' in log.lower()
+    assert not osp.exists(osp.join(part_dir, 'iter_1.pth'))
+    full, part, resumed = (load_checkpoint_safely(path) for path in (
+        osp.join(work_dir, f'iter_{ITERS}.pth'),
+        osp.join(part_dir, f'iter_{ITERS}.pth'), middle))
+    assert len(resumed['rank_states']) == 2
+    assert part['meta']['iter'] == full['meta']['iter'] == ITERS
+    for peer in ('student', 'teacher'):
+        assert full['optimizer'][peer]['state'].keys() == \
+            part['optimizer'][peer]['state'].keys()
+    assert_same_weights(full, part)
 
 
 def faster_rcnn_run_body(tiny_coco):
