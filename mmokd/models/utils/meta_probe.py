@@ -11,10 +11,9 @@ class _Probed(Exception):
     """Ends the probe forward once every wanted output is seen."""
 
 
-def probe_outputs(
-    network: nn.Module,
-    modules: Sequence[str],
-    size: Tuple[int, int] = (64, 64)) -> Dict[str, Any]:
+def probe_outputs(network: nn.Module,
+                  modules: Sequence[str],
+                  size: Tuple[int, int] = (64, 64)) -> Dict[str, Any]:
     """The first outputs of ``network``'s ``modules`` in a ``'tensor'``
     forward of one ``size`` image, computed on the meta device.
 
