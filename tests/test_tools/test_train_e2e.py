@@ -207,16 +207,25 @@ def assert_mmseg_test_evaluates(tmp_path, plain_cfg, overrides, data_root,
     assert 'mIoU' in proc.stdout + proc.stderr
 
 
-def test_dml_classification_two_processes(tmp_path, tiny_cifar100):
-    cfg = cls_config(tmp_path, tiny_cifar100)
+@pytest.fixture(scope='module')
+def cls_run(tmp_path_factory, tiny_cifar100):
+    """One 2-process DML run of the CIFAR-100 config on the tiny set
+    (random crop and flip, no dataloader workers): 2 epochs, a checkpoint
+    after each, validation at the end."""
+    tmp_path = tmp_path_factory.mktemp('cls')
+    cfg = cls_config(tmp_path, tiny_cifar100, epochs=2)
     work_dir = str(tmp_path / 'work')
-    log = dist_train(cfg, work_dir).log
+    return cfg, work_dir, dist_train(cfg, work_dir).log
+
+
+def test_dml_classification_two_processes(cls_run, tmp_path, tiny_cifar100):
+    cfg, work_dir, log = cls_run
     assert 'accuracy/top1' in log and 'teacher.accuracy/top1' in log
     assert_ranks_agree(work_dir)
     # Test one chosen peer with 2 processes through tools/dist_test.sh.
     proc = run_tool([
         'bash', 'tools/dist_test.sh', cfg,
-        osp.join(work_dir, 'epoch_1.pth'), '2', '--peers', 'teacher',
+        osp.join(work_dir, 'epoch_2.pth'), '2', '--peers', 'teacher',
         '--work-dir',
         str(tmp_path / 'test')
     ],
@@ -316,25 +325,38 @@ def assert_same_weights(full, part):
     assert differences[worst] <= 1e-6, (worst, differences[worst])
 
 
-@pytest.mark.parametrize('method, num_workers', [('dml', 0),
-                                                 ('switokd', 2)])
-def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100,
-                                                  method, num_workers):
-    # Random crop and flip (the CIFAR-100 pipeline), 2 processes.
-    cfg = cls_config(tmp_path, tiny_cifar100, epochs=2)
-    if method == 'switokd':
-        with open(cfg, 'a') as f:
-            f.write("model = dict(type='SwitOKD', "
-                    "require_teacher_better=False)\n")
-    full, part, middle = train_interrupted_and_resumed(
-        tmp_path,
-        cfg,
-        options=[f'train_dataloader.num_workers={num_workers}'])
+def resume(cfg, full_dir, part_dir, stop=1, end=2):
+    """Resumes the 2-process run of ``cfg`` in ``full_dir`` from its
+    ``epoch_{stop}`` checkpoint (all that a run killed after writing it
+    leaves) in ``part_dir``; returns the final checkpoints of both runs
+    and the resumed one."""
+    middle = osp.join(full_dir, f'epoch_{stop}.pth')
+    log = dist_train(cfg, part_dir, args=['--resume', middle]).log
+    assert 'resumed' in log.lower()
+    return [
+        load_checkpoint_safely(path) for path in (
+            osp.join(full_dir, f'epoch_{end}.pth'),
+            osp.join(part_dir, f'epoch_{end}.pth'), middle)
+    ]
+
+
+def assert_resumed_like_the_uninterrupted_run(full, part, middle):
+    """Both ranks' random states were saved and the resumed run ends with
+    the uninterrupted run's weights and optimizer state keys."""
     assert len(middle['rank_states']) == 2
     assert_same_weights(full, part)
     for peer in ('student', 'teacher'):
         assert full['optimizer'][peer]['state'].keys() == \
             part['optimizer'][peer]['state'].keys()
+
+
+def test_resume_reaches_the_uninterrupted_weights(cls_run, tmp_path):
+    # Random crop and flip (the CIFAR-100 pipeline) drawn in the main
+    # process (no dataloader workers), 2 processes; the SwitOKD resume
+    # below draws them in dataloader workers.
+    cfg, work_dir, _ = cls_run
+    assert_resumed_like_the_uninterrupted_run(
+        *resume(cfg, work_dir, str(tmp_path / 'part')))
 
 
 def test_missing_dataset_fails_before_training(tmp_path):
@@ -488,7 +510,12 @@ def test_adm_classification_configs_train(tmp_path, tiny_cifar100, config,
         assert term in log, term
 
 
-def test_switokd_two_processes_decide_together(tmp_path, tiny_cifar100):
+def test_switokd_two_processes_decide_together_and_resume(
+        tmp_path, tiny_cifar100):
+    """The ranks of a 2-process SwitOKD run take every decision together
+    from the all-reduced statistics; resumed from epoch 1 (random crop and
+    flip drawn in 2 dataloader workers per rank, seeded from the restored
+    state), it repeats the uninterrupted run's decisions and weights."""
     from mmokd.models.losses import switokd_decision
     body = CLS_TINY_BODY.format(root=tiny_cifar100, epochs=2, pipeline='')
     body = body.replace(
@@ -497,9 +524,10 @@ def test_switokd_two_processes_decide_together(tmp_path, tiny_cifar100):
     cfg = write_config(
         tmp_path / 'switokd.py',
         osp.join(REPO, 'configs/switokd/resnet32x4_resnet8x4_cifar100.py'),
-        body + "model = dict(require_teacher_better=False)\n")
+        body + "model = dict(require_teacher_better=False)\n"
+        "train_dataloader.update(batch_size=8, num_workers=2)\n")
     work_dir = str(tmp_path / 'work')
-    log = dist_train(cfg, work_dir, ['train_dataloader.batch_size=8']).log
+    log = dist_train(cfg, work_dir).log
     assert 'switokd.expert' in log
     assert_ranks_agree(work_dir)
     runs = [
@@ -512,6 +540,11 @@ def test_switokd_two_processes_decide_together(tmp_path, tiny_cifar100):
         total = torch.tensor(runs[0]['local_stats'][i]) + torch.tensor(
             runs[1]['local_stats'][i])
         assert float(switokd_decision(total, False)[0]) == decision
+    part_dir = str(tmp_path / 'part')
+    assert_resumed_like_the_uninterrupted_run(
+        *resume(cfg, work_dir, part_dir))
+    with open(osp.join(part_dir, 'switch_rank0.json')) as f:
+        assert json.load(f)['decisions'] == runs[0]['decisions'][4:]
 
 
 def test_switokd_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
