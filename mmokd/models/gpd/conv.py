@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .gemm_conv import gemm_conv2d, is_weight_bound
+from .gemm_conv import gemm_conv2d, use_gemm
 from .layout import Layout, tile
 from .multi_branch_conv import (MultiBranchConv2d, merge_backward,
                                 merge_branch_kernels, merge_kernels)
@@ -54,7 +54,7 @@ class GPDConv2d(GPDWeightedOp):
                            self.padding, self.dilation,
                            self.groups * self.ratio)
             return out / self.ratio
-        if not self.is_student and not self.grouped and is_weight_bound(
+        if not self.is_student and not self.grouped and use_gemm(
                 x, self.kernel_size, self.stride, self.padding,
                 self.dilation):
             return gemm_conv2d(x, weight, bias, self.stride, self.padding,

@@ -11,17 +11,19 @@ reorder; each reorder is a fresh weight-sized tensor, and a DT layer-4
 kernel of ResNet-18 (``1024 x 1024 x 3 x 3``, 37.7 MB) is above glibc's
 32 MiB ceiling for reusing freed memory, so each one also page-faults.
 
-Here such a convolution is im2col and one GEMM over the whole batch:
-``W[O, I k k] @ unfold(x)[I k k, N H W]``. The GEMM reads the weight in
-its stored layout, its backward writes the weight's gradient with one
-product and reads the weight transposed in place; the unfolded input is
-small exactly where this path is taken. The gradients are autograd's of
-these ops (``unfold``, ``mm``), the same function as ``F.conv2d`` up to
-float rounding. Measured on one CPU thread (docs/benchmarks.md), forward
-and backward: 3.3x faster than oneDNN for the DT's ``1024 x 1024`` 3x3
-convolution at 2 x 2 positions per image (64x64 input, batch 2), about
-2x at 4 x 4, and slower from about 128 positions (where oneDNN's blocked
-kernels win), hence :data:`GEMM_MAX_POSITIONS`.
+On the CPU such a convolution runs here as im2col and one GEMM over the
+whole batch, ``W[O, I k k] @ unfold(x)[I k k, N H W]``: the GEMM reads
+the weight in its stored layout, its backward writes the weight's
+gradient with one product and reads the weight transposed in place; the
+unfolded input is small exactly where this path is taken. The gradients
+are autograd's of these ops (``unfold``, ``mm``), the same function as
+``F.conv2d`` up to float rounding. Forward and backward on one CPU thread
+(one run under a load of about 2, docs/benchmarks.md), GEMM against
+oneDNN: 3.3x faster for the DT's ``1024 x 1024`` 3x3 convolution at 8
+positions (2 x 2 per image, batch 2), 2.3x for its ``512 x 512`` one at
+32, even at 128 (``256 x 256``) and half as fast at 512 (``128 x 128``),
+hence :data:`GEMM_MAX_POSITIONS`; every layer at 224x224, batch 8 keeps
+oneDNN.
 """
 from typing import Optional, Tuple
 
@@ -56,11 +58,13 @@ def output_size(x: Tensor, kernel_size: Pair, stride: Pair, padding: Pair,
                                            padding, dilation))
 
 
-def is_weight_bound(x: Tensor, kernel_size: Pair, stride: Pair,
-                    padding: Pair, dilation: Pair) -> bool:
-    """Whether a dense convolution of ``x`` has at most
-    :data:`GEMM_MAX_POSITIONS` output positions over the batch (``False``
-    for a padding given as a string, e.g. ``'same'``).
+def use_gemm(x: Tensor, kernel_size: Pair, stride: Pair, padding: Pair,
+             dilation: Pair) -> bool:
+    """Whether a dense convolution of ``x`` is weight-bound on the CPU: at
+    most :data:`GEMM_MAX_POSITIONS` output positions over the batch
+    (``False`` on other devices, where neither oneDNN nor glibc's
+    allocator is involved, and for a padding given as a string, e.g.
+    ``'same'``).
 
     Args:
         x (Tensor): ``[N, C, H, W]`` input.
@@ -72,7 +76,7 @@ def is_weight_bound(x: Tensor, kernel_size: Pair, stride: Pair,
     Returns:
         bool: Whether :func:`gemm_conv2d` should compute it.
     """
-    if isinstance(padding, str):
+    if x.device.type != 'cpu' or isinstance(padding, str):
         return False
     height, width = output_size(x, kernel_size, stride, padding, dilation)
     return x.shape[0] * height * width <= GEMM_MAX_POSITIONS

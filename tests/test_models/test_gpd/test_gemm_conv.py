@@ -9,7 +9,7 @@ from torch import nn
 from mmokd.models.gpd import GPDConv2d, gpd_mode
 from mmokd.models.gpd import conv as conv_module
 from mmokd.models.gpd.gemm_conv import (GEMM_MAX_POSITIONS, gemm_conv2d,
-                                        is_weight_bound)
+                                        use_gemm)
 from mmokd.models.gpd.layout import widened
 
 
@@ -46,15 +46,16 @@ def test_equals_conv2d_and_its_gradients(kernel, stride, padding, dilation,
                                    msg=name)
 
 
-def test_weight_bound_means_few_output_positions():
+def test_used_for_few_output_positions_on_the_cpu():
     args = ((3, 3), (1, 1), (1, 1), (1, 1))
     assert GEMM_MAX_POSITIONS == 64
-    assert is_weight_bound(torch.empty(4, 2, 4, 4), *args)  # 4 x 16 = 64
-    assert not is_weight_bound(torch.empty(4, 2, 4, 5), *args)  # 80
-    assert is_weight_bound(torch.empty(1, 2, 16, 16), (3, 3), (2, 2),
-                           (1, 1), (1, 1))  # 8 x 8
-    assert not is_weight_bound(torch.empty(1, 2, 4, 4), (3, 3), (1, 1),
-                               'same', (1, 1))
+    assert use_gemm(torch.empty(4, 2, 4, 4), *args)  # 4 x 16 = 64
+    assert not use_gemm(torch.empty(4, 2, 4, 5), *args)  # 80
+    assert use_gemm(
+        torch.empty(1, 2, 16, 16), (3, 3), (2, 2), (1, 1), (1, 1))  # 8 x 8
+    assert not use_gemm(
+        torch.empty(1, 2, 4, 4), (3, 3), (1, 1), 'same', (1, 1))
+    assert not use_gemm(torch.empty(4, 2, 4, 4, device='meta'), *args)
 
 
 def _dt_conv():
