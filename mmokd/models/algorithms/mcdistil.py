@@ -113,12 +113,13 @@ class MCDistil(OnlineDistill):
     directional derivatives of every item's loss from one forward with
     tangents ``r v`` (forward-mode AD). ``'second_order'`` (exact; the
     reference's route) differentiates the look-ahead's gradient again
-    along ``-r v`` (double backward): the same derivative, at about twice
-    the memory and FLOPs. ``'finite_difference'`` takes them from two
-    forwards at ``theta +- eps r v / max(r)`` (``eps = fd_eps / |r v| *
-    max(r)``): no second derivative and no forward-mode AD, so SyncBN and
-    mmcv ops work (the segmentation default). All use each parameter
-    group's lr, momentum, dampening, nesterov and weight decay.
+    along ``-r v`` (double backward): the same derivative, with about
+    twice the peak memory and a fifth more FLOPs. ``'finite_difference'``
+    takes them from two forwards at ``theta +- eps r v / max(r)``
+    (``eps = fd_eps / |r v| * max(r)``): no second derivative and no
+    forward-mode AD, so SyncBN and mmcv ops work (the segmentation
+    default). All use each parameter group's lr, momentum, dampening,
+    nesterov and weight decay.
 
     The meta step runs in fp32 on the unwrapped students
     (``torch.func.functional_call`` with cloned buffers: the students'
