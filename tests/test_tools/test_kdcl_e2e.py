@@ -9,9 +9,8 @@ import torch
 
 from tests.conftest import REPO, dist_train
 from tests.test_tools.test_train_e2e import (CLS_TINY_BODY, assert_ranks_agree,
-                                             assert_same_weights,
+                                             assert_same_weights, resume,
                                              shrink_cityscapes_options,
-                                             train_interrupted_and_resumed,
                                              write_config)
 
 KDCL_SEG = osp.join(REPO, 'configs/kdcl/deeplabv3_r101_r18_cityscapes.py')
@@ -66,11 +65,21 @@ def test_kdcl_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
     assert_ranks_agree(work_dir)
 
 
-def test_kdcl_general_multi_view_classification_two_processes(
-        tmp_path, tiny_cifar100):
-    cfg = general_config(tmp_path, tiny_cifar100, epochs=1)
+@pytest.fixture(scope='module')
+def general_run(tmp_path_factory, tiny_cifar100):
+    """One 2-process KDCL-General run with random multi-view augmentation
+    (own crop and flip per network) drawn in 2 dataloader workers per
+    rank: 2 epochs, a checkpoint after each."""
+    tmp_path = tmp_path_factory.mktemp('kdcl')
+    cfg = general_config(tmp_path, tiny_cifar100, epochs=2)
+    with open(cfg, 'a') as f:
+        f.write("train_dataloader['num_workers'] = 2\n")
     work_dir = str(tmp_path / 'work')
-    log = dist_train(cfg, work_dir).log
+    return cfg, work_dir, dist_train(cfg, work_dir).log
+
+
+def test_kdcl_general_multi_view_classification_two_processes(general_run):
+    _, work_dir, log = general_run
     assert 'student.loss_kdcl' in log and 'KDCL-General weights' in log
     assert 'teacher.accuracy/top1' in log
     assert_ranks_agree(work_dir)
@@ -84,12 +93,9 @@ def test_kdcl_general_multi_view_classification_two_processes(
 
 
 def test_kdcl_resume_keeps_general_weights_and_reaches_the_same_weights(
-        tmp_path, tiny_cifar100):
-    # Random multi-view augmentation (own crop and flip per network), 2
-    # processes with 2 dataloader workers each.
-    cfg = general_config(tmp_path, tiny_cifar100, epochs=2)
-    full, part, first = train_interrupted_and_resumed(
-        tmp_path, cfg, options=['train_dataloader.num_workers=2'])
+        general_run, tmp_path):
+    cfg, work_dir, _ = general_run
+    full, part, first = resume(cfg, work_dir, str(tmp_path / 'part'))
     estimated = first['state_dict']['general_weights']
     assert not torch.allclose(estimated, torch.full((2, ), 0.5))
     assert_same_weights(full, part)
