@@ -4,6 +4,7 @@ resume, export of the plain student and its evaluation by mmpretrain's /
 mmseg's own test tools."""
 import os.path as osp
 
+import pytest
 import torch
 
 from mmokd.utils import export_peer, load_checkpoint_safely
@@ -11,11 +12,9 @@ from tests.conftest import REPO, dist_train, python, run_tool
 from tests.test_tools.test_train_e2e import (assert_mmseg_test_evaluates,
                                              assert_ranks_agree,
                                              assert_same_weights,
-                                             exported_student,
+                                             exported_student, resume,
                                              shrink_cityscapes_options,
-                                             tiny_cifar_loaders,
-                                             train_interrupted_and_resumed,
-                                             write_config)
+                                             tiny_cifar_loaders, write_config)
 
 CLS_GPD = osp.join(REPO, 'configs/gpd/scratch_resnet18_in1k.py')
 SEG_GPD = osp.join(REPO, 'configs/gpd/kd_pspnet_r101_r18_cityscapes.py')
@@ -65,15 +64,36 @@ def assert_identical_checkpoints(path_a, path_b):
         assert torch.equal(value, weights_b[key]), key
 
 
-def test_classification_two_processes_and_export(tmp_path, tiny_cifar100):
-    cfg = cls_config(tmp_path, tiny_cifar100)
+# The CIFAR-100 training augmentation: random crop and flip.
+AUGMENTED = """
+train_dataloader['dataset']['pipeline'] = [
+    dict(type='RandomCrop', crop_size=32, padding=4),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs')]
+"""
+
+
+@pytest.fixture(scope='module')
+def cls_run(tmp_path_factory, tiny_cifar100):
+    """One 2-process GPD run of the tiny student with random crop and
+    flip: 2 epochs, a checkpoint after each."""
+    tmp_path = tmp_path_factory.mktemp('gpd_cls')
+    cfg = cls_config(tmp_path, tiny_cifar100, epochs=2)
+    with open(cfg, 'a') as f:
+        f.write(AUGMENTED)
     work_dir = str(tmp_path / 'work')
-    log = dist_train(cfg, work_dir).log
+    return cfg, work_dir, dist_train(cfg, work_dir).log
+
+
+def test_classification_two_processes_and_export(cls_run, tmp_path,
+                                                 tiny_cifar100):
+    cfg, work_dir, log = cls_run
     for term in ('loss_ce_dt', 'loss_ce_s', 'loss_gpd', 'accuracy/top1',
                  'dynamic_teacher.accuracy/top1'):
         assert term in log, term
     assert_ranks_agree(work_dir, ('student', 'dynamic_teacher'))
-    ckpt = load_checkpoint_safely(osp.join(work_dir, 'epoch_1.pth'))
+    last = osp.join(work_dir, 'epoch_2.pth')
+    ckpt = load_checkpoint_safely(last)
     assert {k.split('.')[0] for k in ckpt['state_dict']} == {'architecture'}
     # Store = the DT's shapes: the CIFAR stem conv has 2 x 8 filters.
     assert ckpt['state_dict']['architecture.backbone.conv1.weight'].shape[
@@ -84,10 +104,7 @@ def test_classification_two_processes_and_export(tmp_path, tiny_cifar100):
                for key, value in ckpt['state_dict'].items())
     # The converter (rebuilding GPD from the training config) and the hook
     # export the same plain student: the EMA's.
-    out = export_peer(
-        osp.join(work_dir, 'epoch_1.pth'),
-        str(tmp_path / 'student.pth'),
-        config=cfg)
+    out = export_peer(last, str(tmp_path / 'student.pth'), config=cfg)
     hook_export = exported_student(work_dir)
     assert_identical_checkpoints(out, hook_export)
     # mmpretrain's own test tool evaluates it with the plain config.
@@ -109,20 +126,9 @@ def test_classification_two_processes_and_export(tmp_path, tiny_cifar100):
     assert 'accuracy/top1' in proc.stdout + proc.stderr
 
 
-# The CIFAR-100 training augmentation: random crop and flip.
-AUGMENTED = """
-train_dataloader['dataset']['pipeline'] = [
-    dict(type='RandomCrop', crop_size=32, padding=4),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs')]
-"""
-
-
-def test_resume_reaches_the_uninterrupted_weights(tmp_path, tiny_cifar100):
-    cfg = cls_config(tmp_path, tiny_cifar100, epochs=2)
-    with open(cfg, 'a') as f:
-        f.write(AUGMENTED)
-    full, part, _ = train_interrupted_and_resumed(tmp_path, cfg)
+def test_resume_reaches_the_uninterrupted_weights(cls_run, tmp_path):
+    cfg, work_dir, _ = cls_run
+    full, part, _ = resume(cfg, work_dir, str(tmp_path / 'part'))
     assert_same_weights(full, part)
     assert full['optimizer']['state'].keys() == \
         part['optimizer']['state'].keys()
