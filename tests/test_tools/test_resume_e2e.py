@@ -26,20 +26,20 @@ PSPNET_R18 = 'mmseg::pspnet/pspnet_r18-d8_4xb2-80k_cityscapes-512x1024.py'
 def test_dml_segmentation_resume_repeats_the_uninterrupted_run(
         tmp_path, tiny_cityscapes):
     # DeepLabV3 R18 student, PSPNet R18 teacher (4x narrower, CPU time);
-    # 4 iterations, checkpoint and validation every 2.
+    # 2 iterations, checkpoint and validation after each.
     narrow = [
         f'model.peers.{peer}.cfg_options.{key}={value}'
         for peer in ('student', 'teacher') for key, value in NARROW.items()
     ]
-    options = shrink_cityscapes_options(tiny_cityscapes, iters=4) + narrow
+    options = shrink_cityscapes_options(tiny_cityscapes, iters=2) + narrow
     options += [
-        'default_hooks.checkpoint.interval=2', 'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=1', 'train_cfg.val_interval=1',
         'train_dataloader.num_workers=2',
         'train_dataloader.persistent_workers=True',
         f'model.peers.teacher.cfg_path={PSPNET_R18}'
     ]
     full, part, middle = train_interrupted_and_resumed(
-        tmp_path, SEG_DML, stop=2, end=4, unit='iter', options=options)
+        tmp_path, SEG_DML, stop=1, end=2, unit='iter', options=options)
     assert len(middle['rank_states']) == 2
     assert_same_weights(full, part)
 
