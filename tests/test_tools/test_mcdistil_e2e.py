@@ -101,7 +101,7 @@ def ten_class_cifar(tmp_path_factory):
     """CIFAR-100 format, only the images of classes 0-9 of a 1000-image
     tiny set (82 train, 31 test): enough images per class to learn."""
     root = write_tiny_cifar100(
-        str(tmp_path_factory.mktemp('cifar10of100')), 1000, 320)
+        str(tmp_path_factory.mktemp('c10')), 1000, 320)
     for name in ('train', 'test'):
         path = osp.join(root, 'cifar-100-python', name)
         with open(path, 'rb') as f:
@@ -336,11 +336,14 @@ test_dataloader = dict(num_workers=0, persistent_workers=False,
 """
 
 
-def test_segmentation_two_processes(tmp_path):
+def test_segmentation_two_processes(tmp_path, tmp_path_factory):
     """One run of the Cityscapes config on two processes, its resumption
     from the middle and mmseg's tools/test.py on the export."""
+    # A short data root: nested in the meta hook's loader, a path longer
+    # than a line makes mmengine's config formatting (yapf; at every
+    # checkpoint) take seconds.
     root = write_tiny_cityscapes(
-        str(tmp_path / 'cityscapes'), images_per_city=6, size=(64, 32))
+        str(tmp_path_factory.mktemp('cs')), images_per_city=6, size=(64, 32))
     cfg = write_config(
         tmp_path / 'seg.py', CITYSCAPES,
         SEG_BODY.format(
