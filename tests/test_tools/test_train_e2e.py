@@ -111,7 +111,7 @@ def exported_student(work_dir):
 
 @pytest.fixture(scope='module')
 def seg_run(tmp_path_factory, tiny_cityscapes):
-    """One 2-process DML run of the Cityscapes demo config (4 iters)."""
+    """One 2-process DML run of the Cityscapes demo config (2 iters)."""
     tmp_path = tmp_path_factory.mktemp('seg')
     cfg = write_config(
         tmp_path / 'seg.py', SEG_DEMO,
@@ -119,7 +119,8 @@ def seg_run(tmp_path_factory, tiny_cityscapes):
         "custom_hooks = [dict(type='mmokd.ExportPeerHook'),\n"
         "                dict(type='DumpPeerDigestHook')]\n")
     work_dir = str(tmp_path / 'work')
-    proc = dist_train(cfg, work_dir, seg_options(tiny_cityscapes), check=False)
+    proc = dist_train(cfg, work_dir, seg_options(tiny_cityscapes, iters=2),
+                      check=False)
     return proc, work_dir
 
 
@@ -130,7 +131,7 @@ def test_dml_segmentation_two_processes(seg_run):
     assert 'student.loss_dml' in log and 'teacher.loss_dml' in log
     assert 'mIoU' in log and 'teacher.mIoU' in log
     assert_ranks_agree(work_dir)
-    ckpt = load_checkpoint_safely(osp.join(work_dir, 'iter_4.pth'))
+    ckpt = load_checkpoint_safely(osp.join(work_dir, 'iter_2.pth'))
     keys = ckpt['state_dict'].keys()
     assert {k.split('.')[0] for k in keys} == {'student', 'teacher'}
     assert not any('.module.' in k for k in keys)
@@ -147,7 +148,7 @@ def test_exported_student_loads_strictly_and_mmseg_tests_it(
     out = str(tmp_path / 'student_r18.pth')
     proc = run_tool([
         python(), 'tools/model_converters/export_peer.py',
-        osp.join(work_dir, 'iter_4.pth'), out, '--peer', 'student',
+        osp.join(work_dir, 'iter_2.pth'), out, '--peer', 'student',
         '--config', osp.join(work_dir, 'seg.py')
     ])
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -382,12 +383,12 @@ def test_adm_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
     work_dir = str(tmp_path / 'work')
     log = dist_train(
         osp.join(REPO, 'configs/adm/deeplabv3_r101_r18_cityscapes.py'),
-        work_dir, shrink_cityscapes_options(tiny_cityscapes)).log
+        work_dir, shrink_cityscapes_options(tiny_cityscapes, iters=2)).log
     for term in ('student.loss_adm_consensus', 'student.loss_adm_feat',
                  'teacher.loss_adm_divergence', 'student.loss_dml'):
         assert term in log, term
     assert 'teacher.mIoU' in log
-    ckpt = load_checkpoint_safely(osp.join(work_dir, 'iter_4.pth'))
+    ckpt = load_checkpoint_safely(osp.join(work_dir, 'iter_2.pth'))
     keys = ckpt['state_dict'].keys()
     assert any(
         k.startswith('distiller.connectors.student.adm_adapter') for k in keys)
@@ -550,7 +551,8 @@ def test_switokd_two_processes_decide_together_and_resume(
 def test_switokd_segmentation_config_two_processes(tmp_path, tiny_cityscapes):
     log = dist_train(
         osp.join(REPO, 'configs/switokd/deeplabv3_r101_r18_cityscapes.py'),
-        str(tmp_path / 'work'), shrink_cityscapes_options(tiny_cityscapes)).log
+        str(tmp_path / 'work'),
+        shrink_cityscapes_options(tiny_cityscapes, iters=2)).log
     assert 'switokd.expert' in log and 'switokd.delta' in log
     assert 'teacher.mIoU' in log
 
