@@ -598,14 +598,15 @@ class MCDistil(OnlineDistill):
         top = max(rates.values(), default=0.0)
         direction = {n: v.pop(n).mul_(rates[n] / top)
                      for n in list(v)} if top else {}
-        norm = math.sqrt(
-            sum(float(d.pow(2).sum()) for d in direction.values()))
-        if norm == 0:
-            return torch.zeros_like(leaf)
         if self.hypergrad == 'forward_mode':
             d_ce, d_kl = self._forward_mode(name, params, direction, inputs,
                                             labels, teacher_logits)
         else:
+            # Only the finite difference's step needs |u| (and u != 0).
+            norm = math.sqrt(
+                sum(float(d.pow(2).sum()) for d in direction.values()))
+            if norm == 0:
+                return torch.zeros_like(leaf)
             d_ce, d_kl = self._finite_difference(name, params, direction,
                                                  self.fd_eps / norm, inputs,
                                                  labels, teacher_logits)
