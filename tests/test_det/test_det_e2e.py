@@ -126,19 +126,24 @@ def test_exported_student_is_a_plain_mmdet_checkpoint(det_run, tiny_coco):
     assert 'coco/bbox_mAP: ' in proc.stdout + proc.stderr
 
 
-def test_resume_reaches_the_uninterrupted_weights(det_run):
-    """The DML run resumed from its iteration-1 checkpoint (mid-epoch: 8
-    images, 2 per rank) restores every rank's random state, so the random
-    flips of iteration 2 repeat, and ends with the uninterrupted run's
-    weights and optimizer state keys (SwitOKD's resume: the Faster R-CNN
-    test below)."""
-    _, cfg, work_dir, tmp_path = det_run
+def resumed_from_iteration_1(cfg, work_dir, tmp_path):
+    """Resumes the run of ``work_dir`` from its iteration-1 checkpoint for
+    the last iteration (no validation), checks that it resumed (no
+    iteration-1 checkpoint of its own) with both ranks' states, and checks
+    that it ends at the uninterrupted run's iteration, optimizer state keys
+    and weights.
+
+    Returns:
+        tuple[dict, dict]: The uninterrupted and the resumed run's last
+        checkpoints.
+    """
     middle = osp.join(work_dir, 'iter_1.pth')
     part_dir = str(tmp_path / 'part')
     log = dist_train(cfg, part_dir, [
         'default_hooks.checkpoint.interval=1', 'train_cfg.val_begin=100'
     ], ['--resume', middle]).log
     assert 'resumed' in log.lower()
+    # Training went on at iteration 2: no iteration-1 checkpoint here.
     assert not osp.exists(osp.join(part_dir, 'iter_1.pth'))
     full, part, resumed = (load_checkpoint_safely(path) for path in (
         osp.join(work_dir, f'iter_{ITERS}.pth'),
@@ -149,6 +154,17 @@ def test_resume_reaches_the_uninterrupted_weights(det_run):
         assert full['optimizer'][peer]['state'].keys() == \
             part['optimizer'][peer]['state'].keys()
     assert_same_weights(full, part)
+    return full, part
+
+
+def test_resume_reaches_the_uninterrupted_weights(det_run):
+    """The DML run resumed from its iteration-1 checkpoint (mid-epoch: 8
+    images, 2 per rank) restores every rank's random state, so the random
+    flips of iteration 2 repeat, and ends with the uninterrupted run's
+    weights and optimizer state keys (SwitOKD's resume: the Faster R-CNN
+    test below)."""
+    _, cfg, work_dir, tmp_path = det_run
+    resumed_from_iteration_1(cfg, work_dir, tmp_path)
 
 
 def faster_rcnn_run_body(tiny_coco):
@@ -206,23 +222,6 @@ def test_switokd_faster_rcnn_ranks_agree_and_resumes(tmp_path, tiny_coco):
     assert 'student.loss_dml_rpn: ' in log
     assert 'teacher.loss_dml_rpn_student: ' in log
     assert_ranks_agree(work_dir)
-    # Resume from iteration 1: one more iteration, no validation.
-    middle = osp.join(work_dir, 'iter_1.pth')
-    part_dir = str(tmp_path / 'part')
-    log = dist_train(cfg, part_dir, [
-        'default_hooks.checkpoint.interval=1', 'train_cfg.val_begin=100'
-    ], ['--resume', middle]).log
-    assert 'resumed' in log.lower()
-    # Training went on at iteration 2: no iteration-1 checkpoint here.
-    assert not osp.exists(osp.join(part_dir, 'iter_1.pth'))
-    full, part, resumed = (load_checkpoint_safely(path) for path in (
-        osp.join(work_dir, f'iter_{ITERS}.pth'),
-        osp.join(part_dir, f'iter_{ITERS}.pth'), middle))
-    assert len(resumed['rank_states']) == 2
-    for key in ('iter', 'epoch', 'seed', 'dataset_meta'):
+    full, part = resumed_from_iteration_1(cfg, work_dir, tmp_path)
+    for key in ('epoch', 'seed', 'dataset_meta'):
         assert part['meta'][key] == full['meta'][key], key
-    assert part['meta']['iter'] == ITERS
-    for peer in ('student', 'teacher'):
-        assert full['optimizer'][peer]['state'].keys() == \
-            part['optimizer'][peer]['state'].keys()
-    assert_same_weights(full, part)
