@@ -1,5 +1,6 @@
 """Tests peers of an online distillation checkpoint."""
 import argparse
+import faulthandler
 
 from mmengine.runner import Runner
 
@@ -25,6 +26,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     """Builds the runner and tests."""
+    faulthandler.enable()  # a native crash prints the Python stack
     exit_with_launcher()
     args = parse_args()
     cfg = load_config(args)
@@ -37,6 +39,7 @@ def main() -> None:
         setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()
+    del runner  # its DDP wrapper holds the process group
     shutdown_distributed()
 
 

@@ -1,5 +1,6 @@
 """Trains an online distillation config (or any OpenMMLab config)."""
 import argparse
+import faulthandler
 import logging
 
 from mmengine.config import Config
@@ -106,6 +107,7 @@ def add_label_check(cfg: Config) -> None:
 
 def main() -> None:
     """Builds the runner and trains."""
+    faulthandler.enable()  # a native crash prints the Python stack
     exit_with_launcher()
     args = parse_args()
     cfg = build_config(args)
@@ -123,6 +125,7 @@ def main() -> None:
         Runner.from_cfg(cfg)
         if 'runner_type' not in cfg else RUNNERS.build(cfg))
     runner.train()
+    del runner  # its DDP wrapper holds the process group
     shutdown_distributed()
 
 

@@ -1,4 +1,5 @@
 """Multi-process training on machines without a GPU."""
+import gc
 import os
 
 import torch
@@ -43,8 +44,14 @@ def shutdown_distributed() -> None:
 
     Without it, a gloo rank that finishes first can abort at interpreter
     exit ("terminate called without an active exception") while rank 0
-    is still writing checkpoints.
+    is still writing checkpoints: the process group's native threads are
+    then torn down during interpreter finalization. Call it after the
+    last reference to the runner is gone; whatever still holds the group
+    (the DDP wrapper's reducer, pending work) is collected here, while
+    the interpreter is alive.
     """
+    gc.collect()
     if torch_dist.is_initialized():
         torch_dist.barrier()
         torch_dist.destroy_process_group()
+        gc.collect()
