@@ -50,8 +50,8 @@ def shutdown_distributed() -> None:
     (the DDP wrapper's reducer, pending work) is collected here, while
     the interpreter is alive.
     """
-    gc.collect()
     if torch_dist.is_initialized():
+        gc.collect()
         torch_dist.barrier()
         torch_dist.destroy_process_group()
         gc.collect()

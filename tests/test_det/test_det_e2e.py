@@ -10,13 +10,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmokd.utils import load_checkpoint_safely
 from tests.conftest import REPO, dist_train, python, run_tool
 from tests.test_det.det_helpers import (RETINANET_R18, TINY_DETECTORS,
                                         TINY_RETINANET)
-from tests.test_tools.test_train_e2e import (assert_ranks_agree,
-                                             assert_same_weights,
-                                             exported_student, write_config)
+from tests.test_tools.test_train_e2e import (
+    assert_ranks_agree, assert_resumed_like_the_uninterrupted_run,
+    exported_student, resume, write_config)
 
 DEMO = 'configs/demo/dml_retinanet_r101_r18_tiny-coco_cpu.py'
 ITERS = 2
@@ -137,23 +136,15 @@ def resumed_from_iteration_1(cfg, work_dir, tmp_path):
         tuple[dict, dict]: The uninterrupted and the resumed run's last
         checkpoints.
     """
-    middle = osp.join(work_dir, 'iter_1.pth')
     part_dir = str(tmp_path / 'part')
-    log = dist_train(cfg, part_dir, [
-        'default_hooks.checkpoint.interval=1', 'train_cfg.val_begin=100'
-    ], ['--resume', middle]).log
-    assert 'resumed' in log.lower()
+    full, part, resumed = resume(
+        cfg, work_dir, part_dir, end=ITERS, unit='iter', options=[
+            'default_hooks.checkpoint.interval=1', 'train_cfg.val_begin=100'
+        ])
     # Training went on at iteration 2: no iteration-1 checkpoint here.
     assert not osp.exists(osp.join(part_dir, 'iter_1.pth'))
-    full, part, resumed = (load_checkpoint_safely(path) for path in (
-        osp.join(work_dir, f'iter_{ITERS}.pth'),
-        osp.join(part_dir, f'iter_{ITERS}.pth'), middle))
-    assert len(resumed['rank_states']) == 2
     assert part['meta']['iter'] == full['meta']['iter'] == ITERS
-    for peer in ('student', 'teacher'):
-        assert full['optimizer'][peer]['state'].keys() == \
-            part['optimizer'][peer]['state'].keys()
-    assert_same_weights(full, part)
+    assert_resumed_like_the_uninterrupted_run(full, part, resumed)
     return full, part
 
 

@@ -326,18 +326,19 @@ def assert_same_weights(full, part):
     assert differences[worst] <= 1e-6, (worst, differences[worst])
 
 
-def resume(cfg, full_dir, part_dir, stop=1, end=2):
+def resume(cfg, full_dir, part_dir, stop=1, end=2, unit='epoch',
+           options=()):
     """Resumes the 2-process run of ``cfg`` in ``full_dir`` from its
-    ``epoch_{stop}`` checkpoint (all that a run killed after writing it
-    leaves) in ``part_dir``; returns the final checkpoints of both runs
-    and the resumed one."""
-    middle = osp.join(full_dir, f'epoch_{stop}.pth')
-    log = dist_train(cfg, part_dir, args=['--resume', middle]).log
+    ``{unit}_{stop}`` checkpoint (all that a run killed after writing it
+    leaves) in ``part_dir``, with the ``--cfg-options`` ``options``;
+    returns the final checkpoints of both runs and the resumed one."""
+    middle = osp.join(full_dir, f'{unit}_{stop}.pth')
+    log = dist_train(cfg, part_dir, options, ['--resume', middle]).log
     assert 'resumed' in log.lower()
     return [
         load_checkpoint_safely(path) for path in (
-            osp.join(full_dir, f'epoch_{end}.pth'),
-            osp.join(part_dir, f'epoch_{end}.pth'), middle)
+            osp.join(full_dir, f'{unit}_{end}.pth'),
+            osp.join(part_dir, f'{unit}_{end}.pth'), middle)
     ]
 
 
