@@ -19,7 +19,7 @@ from ..losses.functional import (lookahead_weight_grads, mcdistil_item_losses,
 from ..losses.functional.common import valid_items
 from ..mcdistil import MCDistilCNet
 from ..utils import (LossDict, check_integer, check_positive, config_field,
-                     unwrap)
+                     graph_free_layout, unwrap)
 from .dml import LOGITS, distiller_recording_logits
 from .online_distill import OnlineDistill
 
@@ -131,9 +131,13 @@ class MCDistil(OnlineDistill):
     C-Net is then dense, ``(B, 2k, H/8, W/8)``, resized bilinearly).
 
     The teacher is the only frozen peer; the other peers are students.
-    Checkpoints hold ``cnet.*``, the C-Net's Adam state (optimizer key
-    ``cnet``) and the buffer ``meta_steps``; ``mmokd.MCDistilMetaHook``
-    feeds the held-out batches and sets the trigger.
+    The forwards without a graph (the teacher's, the C-Net's ``w``, the
+    finite differences') take their batch in :func:`graph_free_layout`
+    (channels-last on the CPU, where it is faster); the students'
+    forwards with a graph or tangents keep NCHW. Checkpoints hold
+    ``cnet.*``, the C-Net's Adam state (optimizer key ``cnet``) and the
+    buffer ``meta_steps``; ``mmokd.MCDistilMetaHook`` feeds the held-out
+    batches and sets the trigger.
 
     Example:
         >>> model = dict(
@@ -347,7 +351,8 @@ class MCDistil(OnlineDistill):
             data_samples (list): The batch's data samples.
         """
         if not (name == self.teacher_name and self._teacher_recorded):
-            super().record_frozen_peer(name, inputs, data_samples)
+            super().record_frozen_peer(name, graph_free_layout(inputs),
+                                       data_samples)
 
     def step_data(self, data_samples: list) -> Dict[str, Tensor]:
         """The C-Net's weights of this batch, computed once under
@@ -360,7 +365,7 @@ class MCDistil(OnlineDistill):
             dict: ``{'mcdistil_weights': w}``.
         """
         with torch.no_grad():
-            self._weights = self.cnet(self._inputs)
+            self._weights = self.cnet(graph_free_layout(self._inputs))
         return {WEIGHTS: self._weights}
 
     def reweight_losses(self, losses: Dict[str, LossDict],
@@ -403,7 +408,8 @@ class MCDistil(OnlineDistill):
             Tensor: The teacher's logits (no gradient).
         """
         with unwrap(self.distiller).recording(self.teacher_name):
-            self.peer(self.teacher_name)(inputs, data_samples, mode='tensor')
+            self.peer(self.teacher_name)(
+                graph_free_layout(inputs), data_samples, mode='tensor')
         return self.record_logits(self.teacher_name, LOGITS)
 
     def meta_step(self, inputs: Tensor, data_samples: list,
@@ -473,7 +479,7 @@ class MCDistil(OnlineDistill):
         cnet = unwrap(self.cnet)
         saved = [buffer.clone() for buffer in cnet.buffers()]
         with torch.no_grad():
-            weights = cnet(inputs)
+            weights = cnet(graph_free_layout(inputs))
             for buffer, value in zip(cnet.buffers(), saved):
                 buffer.copy_(value)
         return weights
@@ -650,7 +656,9 @@ class MCDistil(OnlineDistill):
                            teacher_logits: Tensor) -> Tuple[Tensor, Tensor]:
         """Every item's directional derivatives of ce and kl along
         ``direction``, by central differences from two forwards at
-        ``theta +- eps direction``."""
+        ``theta +- eps direction`` (without a graph, so in
+        :func:`graph_free_layout`)."""
+        inputs = graph_free_layout(inputs)
         items = []
         for sign in (1.0, -1.0):
             shifted = {

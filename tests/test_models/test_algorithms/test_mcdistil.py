@@ -436,3 +436,44 @@ def test_the_teacher_runs_once_per_step_meta_steps_included():
         log = run(model, wrappers, 1, start=i)[0]
         assert len(calls) - before == 1
     assert 'mcdistil.meta_loss' in log
+
+
+@pytest.mark.parametrize('hypergrad', ['forward_mode', 'finite_difference'])
+def test_graph_free_forwards_run_channels_last_on_the_cpu(hypergrad):
+    """The forwards without a graph (the teacher's, the C-Net's ``w``,
+    the finite differences') take a channels-last batch (faster on the
+    CPU, docs/benchmarks.md); the students' forwards with a graph or
+    tangents and the C-Net's with a graph keep NCHW (torch's CPU
+    channels-last backward crashes); the teacher's logits are the NCHW
+    ones up to rounding."""
+    model = build(hypergrad=hypergrad)
+    wrappers = optim(model)
+    layouts = {}
+
+    def record(name):
+        def hook(module, args):
+            layouts.setdefault(name, set()).add(
+                (args[0].is_contiguous(memory_format=torch.channels_last),
+                 torch.is_grad_enabled()))
+
+        return hook
+
+    for name in model.peer_names:
+        model.peer(name).register_forward_pre_hook(record(name))
+    model.cnet.register_forward_pre_hook(record('cnet'))
+    run(model, wrappers, 3)  # L = 3: the third step is a meta step
+    assert layouts[model.teacher_name] == {(True, False)}
+    assert layouts['cnet'] == {(True, False), (False, True)}
+    # The look-ahead's forwards: with a graph in NCHW; the finite
+    # differences' in channels-last, forward mode's tangents in NCHW.
+    meta = (True, False) if hypergrad == 'finite_difference' \
+        else (False, False)
+    for name in model.students:
+        assert layouts[name] == {(False, True), meta}
+    data = model.data_preprocessor(batch(8), True)
+    teacher = model.peer(model.teacher_name).eval()
+    with torch.no_grad():
+        nchw = teacher(data['inputs'], mode='tensor')
+    torch.testing.assert_close(
+        model.teacher_logits(data['inputs'], data['data_samples']), nchw,
+        rtol=1e-5, atol=1e-5)
