@@ -9,13 +9,14 @@ def graph_free_layout(inputs: Tensor) -> Tensor:
 
     On the CPU, oneDNN's convolutions and torch's pooling are faster on
     channels-last maps than on NCHW ones (max-pooling a 32x64x112x112
-    batch: 0.05 s against 0.36 s on one thread; a ResNet-34 eval forward
-    at 32x3x224x224: 1.85-2.05 s against 2.31-2.64 s; docs/benchmarks.md,
-    "MC-Distil against DML"), and the layout propagates through the
-    network from its input. Only for forwards without a graph: torch
-    2.14.1's CPU backward of channels-last maps crashes. Values equal
-    NCHW's up to float rounding (6e-8 on those logits). Other devices
-    keep their layout: it was not measured there.
+    batch: 0.05-0.15 s against 0.31-0.36 s on one thread; a ResNet-34
+    eval forward at 32x3x224x224: 1.84-2.07 s against 2.31-2.85 s;
+    docs/benchmarks.md, "MC-Distil against DML", "Time (batch 32)"),
+    and the layout propagates through the network from its input. Only
+    for forwards without a graph: torch 2.14.1's CPU backward of
+    channels-last maps crashes. Values equal NCHW's up to float rounding
+    (6e-8 on those logits). Other devices keep their layout: it was not
+    measured there.
 
     Args:
         inputs (Tensor): A batch, ``(B, C, H, W)`` for images.
