@@ -234,6 +234,7 @@ def mcdistil_step(args, peers: dict, meta: bool) -> Callable[[dict], None]:
             ('finite_difference' if seg else 'forward_mode'),
             hard_loss_keys=('decode.loss_ce', ) if seg else
             ('loss_task', ))).to(args.device)
+    model.train()  # as mmengine's train loop: the frozen teacher in eval
     wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic') \
         if args.amp else {}
     optim = PeerOptimWrapperConstructor(
@@ -265,12 +266,13 @@ MCDISTIL_VARIANTS = ('mmokd_dml', 'mmokd_mcdistil', 'mmokd_mcdistil_meta')
 
 def mcdistil_flops_and_memory(
         args, data: dict) -> Tuple[Dict[str, int], Dict[str, float]]:
-    """FLOPs of the first step of DML and MC-Distil's plain and meta
+    """FLOPs of the second step of DML and MC-Distil's plain and meta
     steps, each on a freshly built model, and the peak tensor memory of
-    its second step above the tensors alive before it (the profiler's
-    allocation events on the CPU, :mod:`allocated_memory`): the
-    steady-state step, its gradients, activations and look-ahead, without
-    the optimizer state created once.
+    its third step above the tensors alive before it (the profiler's
+    allocation events on the CPU, :mod:`allocated_memory`): steady-state
+    steps, their gradients, activations and look-ahead, without the work
+    done once in the first (the optimizer state, and two more teacher
+    forwards that fold its BN layers, ``BatchNormFolding``).
 
     Args:
         args (Namespace): The parsed options.
@@ -282,6 +284,7 @@ def mcdistil_flops_and_memory(
     flops, memory = {}, {}
     for name in MCDISTIL_VARIANTS:
         step = build_variant(name, args)
+        step(data)
         flops[name] = step_flops(step, data)
         memory[name] = allocated_memory.step_peak_mib(step, data,
                                                       args.device)

@@ -134,7 +134,9 @@ class MCDistil(OnlineDistill):
     The forwards without a graph (the teacher's, the C-Net's ``w``, the
     finite differences') take their batch in :func:`graph_free_layout`
     (channels-last on the CPU, where it is faster); the students'
-    forwards with a graph or tangents keep NCHW. Checkpoints hold
+    forwards with a graph or tangents keep NCHW. The teacher runs with its
+    BN layers folded into its convolutions (``BatchNormFolding``, as
+    every frozen peer of :class:`OnlineDistill`). Checkpoints hold
     ``cnet.*``, the C-Net's Adam state (optimizer key ``cnet``) and the
     buffer ``meta_steps``; ``mmokd.MCDistilMetaHook`` feeds the held-out
     batches and sets the trigger.
@@ -407,9 +409,8 @@ class MCDistil(OnlineDistill):
         Returns:
             Tensor: The teacher's logits (no gradient).
         """
-        with unwrap(self.distiller).recording(self.teacher_name):
-            self.peer(self.teacher_name)(
-                graph_free_layout(inputs), data_samples, mode='tensor')
+        super().record_frozen_peer(self.teacher_name,
+                                   graph_free_layout(inputs), data_samples)
         return self.record_logits(self.teacher_name, LOGITS)
 
     def meta_step(self, inputs: Tensor, data_samples: list,

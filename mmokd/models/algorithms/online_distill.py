@@ -10,7 +10,8 @@ from mmokd.registry import MODELS
 from ..builders.num_classes import (preprocessor_with_num_classes,
                                     with_num_classes)
 from ..tasks import BaseTask
-from ..utils import LossDict, build_nonfinite_guard, config_field, unwrap
+from ..utils import (BatchNormFolding, LossDict, build_nonfinite_guard,
+                     config_field, unwrap)
 from .base import PeerAlgorithm
 
 
@@ -50,7 +51,9 @@ class OnlineDistill(PeerAlgorithm):
         frozen_peers (list[str]): Peers that are not trained (offline KD,
             e.g. a pretrained teacher loaded through its ``init_cfg``): no
             gradient, BatchNorm in eval mode, a ``'tensor'`` forward under
-            ``no_grad`` for their records, no optimizer, no losses.
+            ``no_grad`` for their records, with their BN layers folded into
+            the convolutions before them (:class:`BatchNormFolding`), no
+            optimizer, no losses.
         num_classes (int, optional): Class count of every network, written
             into each peer's heads and the data preprocessor before they
             are built (:func:`with_num_classes`): one field, e.g.
@@ -111,6 +114,7 @@ class OnlineDistill(PeerAlgorithm):
         self._setup_peers(built, student, task, frozen_peers)
         for name in self.frozen_peers:
             built[name].requires_grad_(False)
+        self._foldings: Dict[str, BatchNormFolding] = {}
         self.check_class_counts()
         with config_field('model.distiller'):
             self.distiller = MODELS.build(distiller)
@@ -247,15 +251,38 @@ class OnlineDistill(PeerAlgorithm):
     def record_frozen_peer(self, name: str, inputs: Tensor,
                            data_samples: list) -> None:
         """Runs frozen peer ``name`` for its records: a ``'tensor'``
-        forward under ``no_grad``, no losses.
+        forward under ``no_grad`` with its BN layers folded
+        (:meth:`batch_norm_folding`), no losses.
 
         Args:
             name (str): A frozen peer.
             inputs (Tensor): Its input.
             data_samples (list): The batch's data samples.
         """
-        with unwrap(self.distiller).recording(name), torch.no_grad():
-            self.peer(name)(inputs, data_samples, mode='tensor')
+        network = self.peer(name)
+
+        def forward():
+            return network(inputs, data_samples, mode='tensor')
+
+        with torch.no_grad(), self.batch_norm_folding(name).folded(forward):
+            with unwrap(self.distiller).recording(name):
+                forward()
+
+    def batch_norm_folding(self, name: str) -> BatchNormFolding:
+        """The BN folding of frozen peer ``name``, made on first use (and
+        again if the peer's network was replaced, e.g. wrapped).
+
+        Args:
+            name (str): A frozen peer.
+
+        Returns:
+            BatchNormFolding: Its folding.
+        """
+        network = unwrap(self.peer(name))
+        folding = self._foldings.get(name)
+        if folding is None or folding.network is not network:
+            folding = self._foldings[name] = BatchNormFolding(network, name)
+        return folding
 
     def loss(self, inputs: Tensor, data_samples: list) -> LossDict:
         """All peers' losses in one dict, keys prefixed by the peer name.

@@ -14,9 +14,10 @@ def graph_free_layout(inputs: Tensor) -> Tensor:
     docs/benchmarks.md, "MC-Distil against DML", "Time (batch 32)"),
     and the layout propagates through the network from its input. Only
     for forwards without a graph: torch 2.14.1's CPU backward of
-    channels-last maps crashes. Values equal NCHW's up to float rounding
-    (6e-8 on those logits). Other devices keep their layout: it was not
-    measured there.
+    channels-last maps crashes (a 1x1 stride-2 convolution's, e.g. from
+    8 to 16 channels on a 1x8x64x64 map). Values equal NCHW's up to
+    float rounding (6e-8 on those logits). Other devices keep their
+    layout: it was not measured there.
 
     Args:
         inputs (Tensor): A batch, ``(B, C, H, W)`` for images.

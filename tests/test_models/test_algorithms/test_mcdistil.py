@@ -425,17 +425,21 @@ def test_segmentation_defaults_to_finite_differences():
 
 
 def test_the_teacher_runs_once_per_step_meta_steps_included():
-    """The meta step's teacher records also serve the students' terms."""
+    """The meta step's teacher records also serve the students' terms.
+    The first step also runs the teacher twice to fold its BN layers (a
+    probe forward and the folded forward's check), once per training."""
     model = build()
     wrappers = optim(model)
     calls = []
     model.peer(model.teacher_name).register_forward_hook(
         lambda *args: calls.append(1))
-    for i in range(3):  # L = 3: batch_idx 2 triggers
+    for i in range(4):  # L = 3: batch_idx 2 triggers
         before = len(calls)
         log = run(model, wrappers, 1, start=i)[0]
-        assert len(calls) - before == 1
-    assert 'mcdistil.meta_loss' in log
+        assert len(calls) - before == (3 if i == 0 else 1)
+        if i == 2:
+            assert 'mcdistil.meta_loss' in log
+    assert model.batch_norm_folding(model.teacher_name).num_folded > 0
 
 
 @pytest.mark.parametrize('hypergrad', ['forward_mode', 'finite_difference'])
