@@ -11,6 +11,7 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from mmokd.models.utils import BatchNormFolding
+from mmokd.registry import MODELS
 
 
 def classifier(backbone: str = 'ResNet') -> nn.Module:
@@ -192,3 +193,36 @@ def test_bn_in_train_mode_is_not_folded():
             folded = forward()
     assert folding.num_folded == 0
     assert torch.equal(folded, expected)
+
+
+@pytest.mark.parametrize('cfg,folded_count', [
+    (dict(type='mmokd.CIFARResNet', arch='resnet8x4'), 10),
+    (dict(type='mmokd.CIFARWideResNet', arch='wrn_16_2'), 7),
+    (dict(type='mmokd.CIFARVGG', arch='vgg8'), 5),
+    (dict(type='mmokd.CIFARShuffleNetV1', groups=3), 49),
+    (dict(type='mmokd.CIFARShuffleNetV2', widen_factor=1.0), 56),
+    (dict(type='mmokd.CIFARMobileNetV2', width_mult=0.5, expand_ratio=6),
+     53),
+    (dict(type='mmokd.CIFARBasicResNet', arch='resnet10_s'), 12),
+], ids=lambda value: value['type'].split('.')[-1]
+   if isinstance(value, dict) else str(value))
+def test_the_shipped_cifar_backbones_fold_and_keep_their_outputs(
+        cfg, folded_count):
+    """The teachers of the offline-KD and MC-Distil configs: every BN
+    folds, but in the pre-activation WideResNet, whose BN layers mostly
+    normalise sums (7 of 13 fold: each block's second, and the first
+    block's first, fed by the stem's convolution alone); grouped and
+    depthwise convolutions (ShuffleNet, MobileNet) fold too."""
+    torch.manual_seed(0)
+    net = MODELS.build(cfg)
+    randomise_batch_norms(net)
+    net.eval()
+    images = torch.randn(2, 3, 32, 32)
+    folding = BatchNormFolding(net, 'teacher')
+    with torch.no_grad():
+        expected = net(images)
+        with folding.folded(lambda: net(images)):
+            folded = net(images)
+    assert folding.num_folded == folded_count
+    for want, got in zip(expected, folded):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
