@@ -48,6 +48,17 @@ def num_batch_norms(net: nn.Module) -> int:
     return sum(isinstance(m, nn.BatchNorm2d) for m in net.modules())
 
 
+def unfolded_and_folded(net: nn.Module, forward) -> tuple:
+    """A new folding of ``net``, and ``forward``'s outputs without it and
+    with it (the first call folds)."""
+    folding = BatchNormFolding(net, 'teacher')
+    with torch.no_grad():
+        expected = forward()
+        with folding.folded(forward):
+            folded = forward()
+    return folding, expected, folded
+
+
 @pytest.mark.parametrize('backbone', ['ResNet', 'ResNetV1c'])
 def test_every_bn_of_a_classifier_is_folded_and_the_logits_kept(backbone):
     """The basic blocks, the projection shortcuts and ResNetV1c's
@@ -84,15 +95,8 @@ def test_a_hooked_pair_is_not_folded_and_its_hook_sees_bn_outputs():
     records = []
     net.backbone.layer1[0].bn1.register_forward_hook(
         lambda module, args, output: records.append(output))
-    folding = BatchNormFolding(net, 'teacher')
-
-    def forward():
-        return net(images, mode='tensor')
-
-    with torch.no_grad():
-        expected = forward()
-        with folding.folded(forward):
-            folded = forward()
+    folding, expected, folded = unfolded_and_folded(
+        net, lambda: net(images, mode='tensor'))
     assert folding.num_folded == num_batch_norms(net) - 1
     torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(records[-1], records[0])
@@ -111,11 +115,7 @@ def test_a_bn_not_applied_to_a_convolutions_output_is_not_folded(order):
     randomise_batch_norms(net)
     net.eval()
     images = torch.randn(2, 8, 16, 16)
-    folding = BatchNormFolding(net, 'teacher')
-    with torch.no_grad():
-        expected = net(images)
-        with folding.folded(lambda: net(images)):
-            folded = net(images)
+    folding, expected, folded = unfolded_and_folded(net, lambda: net(images))
     assert folding.num_folded == 1  # the second module's conv -> norm
     torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
 
@@ -182,15 +182,8 @@ def test_bn_in_train_mode_is_not_folded():
     net = classifier()
     net.train()
     images = torch.randn(2, 3, 64, 64)
-    folding = BatchNormFolding(net, 'teacher')
-
-    def forward():
-        return net(images, mode='tensor')
-
-    with torch.no_grad():
-        expected = forward()
-        with folding.folded(forward):
-            folded = forward()
+    folding, expected, folded = unfolded_and_folded(
+        net, lambda: net(images, mode='tensor'))
     assert folding.num_folded == 0
     assert torch.equal(folded, expected)
 
@@ -218,11 +211,7 @@ def test_the_shipped_cifar_backbones_fold_and_keep_their_outputs(
     randomise_batch_norms(net)
     net.eval()
     images = torch.randn(2, 3, 32, 32)
-    folding = BatchNormFolding(net, 'teacher')
-    with torch.no_grad():
-        expected = net(images)
-        with folding.folded(lambda: net(images)):
-            folded = net(images)
+    folding, expected, folded = unfolded_and_folded(net, lambda: net(images))
     assert folding.num_folded == folded_count
     for want, got in zip(expected, folded):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
