@@ -40,16 +40,15 @@ class BatchNormFolding:
     A pair is folded only as the forward shows it (a probe forward with
     hooks): the BN, in eval mode with running statistics, is called once,
     on exactly the tensor that an ``nn.Conv2d`` called once returned (not
-    changed in place since), and
-    neither module has hooks of its own (a distiller's recorder there
-    would record other values). The folded forward is then compared with
-    the probe's in float32; if they differ by more than
-    :data:`FOLD_TOLERANCE` (a convolution whose output is also used
-    elsewhere, a convolution subclass that transforms its weight), every
-    rank runs the network unfolded, with a warning. The folds are rebuilt
-    when a folded tensor changes (a checkpoint loaded, a device move) or a
-    folded BN leaves eval mode; a network with nothing to fold, or whose
-    folds failed the comparison, stays unfolded.
+    changed in place since), and neither module has hooks of its own (a
+    distiller's recorder there would record other values). The folded
+    forward is then compared with the probe's in float32; if they differ
+    by more than :data:`FOLD_TOLERANCE` (a convolution whose output is
+    also used elsewhere, a convolution subclass that transforms its
+    weight), every rank runs the network unfolded, with a warning. The
+    folds are rebuilt when a folded tensor changes (a checkpoint loaded, a
+    device move) or a folded BN leaves eval mode; a network with nothing
+    to fold, or whose folds failed the comparison, stays unfolded.
 
     Example:
         >>> folding = BatchNormFolding(teacher, 'teacher')
@@ -67,6 +66,7 @@ class BatchNormFolding:
         self.name = name
         self._folds: List[Tuple[Slot, Slot, nn.Module]] = []
         self._key = None
+        self._identity = nn.Identity()  # stands in for every folded BN
 
     @property
     def num_folded(self) -> int:
@@ -96,7 +96,7 @@ class BatchNormFolding:
         for (conv_parent, conv_name, _), (bn_parent, bn_name, _), \
                 fused in self._folds:
             conv_parent._modules[conv_name] = fused
-            bn_parent._modules[bn_name] = nn.Identity()
+            bn_parent._modules[bn_name] = self._identity
         try:
             yield
         finally:
